@@ -1,0 +1,67 @@
+#include "storage/errno_status.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "storage/path.h"
+
+namespace ferry::storage {
+
+absl::StatusCode ErrnoToCode(int err) {
+  switch (err) {
+    case ENOENT:
+      return absl::StatusCode::kNotFound;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::StatusCode::kPermissionDenied;
+    case ELOOP:
+    case ENAMETOOLONG:
+    case EINVAL:
+      return absl::StatusCode::kInvalidArgument;
+    case ENOTDIR:
+    case EISDIR:
+    case ENOTEMPTY:
+    case EEXIST:
+    case EXDEV:
+    case EBUSY:
+    case ETXTBSY:
+      return absl::StatusCode::kFailedPrecondition;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    case EIO:
+    case EAGAIN:
+    case ETIMEDOUT:
+    case ESTALE:
+    case ENOLCK:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status ErrnoToStatus(int err, absl::string_view op, absl::string_view path) {
+  // strerror's text for ELOOP ("Too many levels of symbolic links") misleads: we never
+  // follow links, so any ELOOP means a symlink was met where a file or directory was due.
+  // strerror_r (GNU form) because strerror is not thread-safe.
+  char buf[128];
+  const char* what = err == ELOOP ? "symlink in path" : strerror_r(err, buf, sizeof buf);
+  return absl::Status(ErrnoToCode(err),
+                      absl::StrCat(op, " ", PathForMessage(path), ": ", what));
+}
+
+absl::Status ResolveErrnoToStatus(int err, absl::string_view op, absl::string_view path) {
+  if (err == EXDEV) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, " ", PathForMessage(path), ": path escapes root"));
+  }
+  return ErrnoToStatus(err, op, path);
+}
+
+}  // namespace ferry::storage

@@ -1,0 +1,39 @@
+// The single mapping from errno to absl::Status for everything in storage/.
+//
+// Purpose: callers decide what to do next from the status code alone (retry, retry
+// elsewhere, give up on this file), so every backend must map the same errno to the same
+// code. The table (also in storage/README.md):
+//   ENOENT                                   NOT_FOUND
+//   EACCES EPERM EROFS                       PERMISSION_DENIED
+//   ELOOP ENAMETOOLONG EINVAL                INVALID_ARGUMENT ("symlink in path" for ELOOP)
+//   ENOTDIR EISDIR ENOTEMPTY EEXIST EXDEV    FAILED_PRECONDITION (EXDEV: rename across
+//   EBUSY ETXTBSY                            file systems or mounts)
+//   ENOSPC EDQUOT EFBIG EMFILE ENFILE ENOMEM RESOURCE_EXHAUSTED
+//   EIO EAGAIN ETIMEDOUT ESTALE ENOLCK       UNAVAILABLE
+//   anything else                            INTERNAL
+// Path resolution (openat2 from the root) reports an escape attempt as EXDEV; use
+// ResolveErrnoToStatus there so it reads "path escapes root" (INVALID_ARGUMENT).
+//
+// Messages name the operation and the path (escaped, relative to the root).
+// Thread safety: pure functions.
+#ifndef FERRY_STORAGE_ERRNO_STATUS_H_
+#define FERRY_STORAGE_ERRNO_STATUS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace ferry::storage {
+
+absl::StatusCode ErrnoToCode(int err);
+
+// e.g. ErrnoToStatus(ENOSPC, "write", "a/b") ->
+//   RESOURCE_EXHAUSTED "write \"a/b\": No space left on device".
+absl::Status ErrnoToStatus(int err, absl::string_view op, absl::string_view path);
+
+// As ErrnoToStatus, for a failed openat2 resolution: EXDEV becomes INVALID_ARGUMENT
+// "path escapes root" instead of FAILED_PRECONDITION.
+absl::Status ResolveErrnoToStatus(int err, absl::string_view op, absl::string_view path);
+
+}  // namespace ferry::storage
+
+#endif  // FERRY_STORAGE_ERRNO_STATUS_H_

@@ -1,0 +1,181 @@
+// FileSystem: every byte ferry reads or writes goes through this interface.
+//
+// A FileSystem is rooted at one directory. Every path given to it is relative to that
+// root ("a/b/c"; "" names the root itself) and can never resolve outside it, however it
+// is spelled: `..`, absolute paths, symlinks (never followed), doubled slashes, NUL
+// bytes, over-long names are refused with INVALID_ARGUMENT before any I/O, and the
+// POSIX implementation also has the kernel enforce confinement (openat2 with
+// RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS).
+//
+// Status codes are chosen by what the caller should do next:
+//   NOT_FOUND            the path (or a parent) does not exist: permanent for this file.
+//   PERMISSION_DENIED    the OS refused access: permanent until someone fixes modes.
+//   INVALID_ARGUMENT     the path is malformed or escapes the root; also opening a
+//                        FIFO, socket or device for reading: permanent.
+//   FAILED_PRECONDITION  wrong type (a directory where a file is needed, not empty) or
+//                        the target exists under CommitMode::kNoReplace.
+//   RESOURCE_EXHAUSTED   ENOSPC / EDQUOT: retry later or elsewhere.
+//   UNAVAILABLE          EIO and other transient errors the caller may retry.
+//   INTERNAL             anything else (a bug or an unexpected errno).
+// Messages name the path (relative to the root) and the failing operation.
+//
+// Thread safety: a FileSystem is safe to use from many threads at once. ReadableFile,
+// WritableFile and DirectoryWalker objects are used by one thread at a time.
+#ifndef FERRY_STORAGE_FILE_SYSTEM_H_
+#define FERRY_STORAGE_FILE_SYSTEM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ferry::storage {
+
+enum class FileType { kRegular, kDirectory, kSymlink, kOther };
+
+// What lstat says about one path. Symlinks are described, never followed.
+struct FileInfo {
+  std::string path;  // Relative to the root; "" for the root itself.
+  FileType type = FileType::kOther;
+  uint64_t size = 0;           // Bytes; for symlinks the length of the target.
+  uint32_t mode = 0;           // Permission bits only (mode & 07777).
+  int64_t mtime_ns = 0;        // Nanoseconds since the Unix epoch.
+  uint64_t inode = 0;          // With `device`, identifies hard links.
+  uint64_t device = 0;
+  uint64_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string symlink_target;  // Only for kSymlink: the link's text, unresolved.
+};
+
+// A data region of a sparse file: [offset, offset + length).
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Positional reads of one open regular file.
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Reads up to `n` bytes at `offset` into `buf`, retrying EINTR and short reads until
+  // `n` bytes or end of file. Returns the number of bytes read; fewer than `n` only at
+  // end of file.
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
+  // fstat of the open file (path is the path it was opened with).
+  virtual absl::StatusOr<FileInfo> Stat() = 0;
+  // Data regions within [offset, offset + length), from SEEK_DATA/SEEK_HOLE; a file
+  // system without hole support returns the whole range as one extent.
+  virtual absl::StatusOr<std::vector<Extent>> DataExtents(uint64_t offset,
+                                                          uint64_t length) = 0;
+};
+
+// Positional writes of one open regular file (normally a temporary file).
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Writes all of `data` at `offset`, retrying EINTR and short writes.
+  virtual absl::Status WriteAt(uint64_t offset, absl::string_view data) = 0;
+  // Sets the file's size (extends with a hole, or cuts).
+  virtual absl::Status Truncate(uint64_t size) = 0;
+  // fsync: after OK the written data survives a crash.
+  virtual absl::Status Sync() = 0;
+  // Closes the descriptor; reports errors a delayed write may surface. Idempotent.
+  virtual absl::Status Close() = 0;
+};
+
+// A streaming, depth-first, pre-order walk in byte-wise sorted order of names, so the
+// same tree always yields the same sequence and a walk can resume from a cursor.
+// Memory is bounded by the names of the directories on the current path, not by the
+// size of the tree.
+class DirectoryWalker {
+ public:
+  virtual ~DirectoryWalker() = default;
+  // Fills `entry` with the next entry and returns true, or returns false at the end.
+  // Directories are returned before their contents. Entries are not followed through
+  // symlinks. An entry that vanishes between listing and stat is skipped.
+  virtual absl::StatusOr<bool> Next(FileInfo* entry) = 0;
+  // An opaque cursor: Walk(root_of_walk, cursor) resumes after the last entry returned
+  // by Next. Valid across processes (the controller checkpoints it in RocksDB).
+  virtual std::string Cursor() const = 0;
+};
+
+enum class CommitMode {
+  kReplace,    // rename(2): atomically replaces an existing target.
+  kNoReplace,  // renameat2(RENAME_NOREPLACE): FAILED_PRECONDITION if the target exists.
+};
+
+struct TempFile {
+  std::string path;  // Relative to the root, beside the target, hidden (".ferry-tmp.").
+  std::unique_ptr<WritableFile> file;
+};
+
+// Free space of the file system holding the root (statvfs).
+struct SpaceInfo {
+  uint64_t total_bytes = 0;
+  uint64_t available_bytes = 0;  // For an unprivileged writer.
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // lstat: describes `path` itself (a symlink is reported as kSymlink).
+  virtual absl::StatusOr<FileInfo> Stat(absl::string_view path) = 0;
+
+  // Walks the tree under `path` (excluding `path` itself when it is a directory; a
+  // regular file or symlink yields exactly one entry, itself). `cursor` is "" to start
+  // or a value from DirectoryWalker::Cursor() of a walk of the same `path`; an invalid
+  // cursor is INVALID_ARGUMENT.
+  virtual absl::StatusOr<std::unique_ptr<DirectoryWalker>> Walk(
+      absl::string_view path, absl::string_view cursor) = 0;
+
+  // Opens a regular file for reading. A symlink, directory, FIFO, socket or device is
+  // refused (INVALID_ARGUMENT or FAILED_PRECONDITION), and a FIFO never blocks.
+  virtual absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(
+      absl::string_view path) = 0;
+
+  // Creates a new hidden temporary file, mode 0600, in the directory of
+  // `target_path` (which must exist), with a name that marks it as ferry's
+  // (".ferry-tmp.<target name>.<random>") so orphans can be found and removed.
+  virtual absl::StatusOr<TempFile> CreateTemp(absl::string_view target_path) = 0;
+
+  // Opens an existing regular file for positional writes (no O_CREAT, no O_TRUNC):
+  // how a worker writes its chunk into a temporary file another worker created.
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(
+      absl::string_view path) = 0;
+
+  // Renames `from` to `to` atomically under `mode`. Both in the same file system.
+  virtual absl::Status Rename(absl::string_view from, absl::string_view to,
+                              CommitMode mode) = 0;
+
+  // fsync of a directory, so a rename or create inside it survives a crash.
+  virtual absl::Status SyncDir(absl::string_view path) = 0;
+
+  // mkdir -p with `mode` for directories it creates; OK if it already exists as a
+  // directory; FAILED_PRECONDITION if a component is not a directory.
+  virtual absl::Status MakeDirs(absl::string_view path, uint32_t mode) = 0;
+
+  // Removes a file, symlink or empty directory. NOT_FOUND if absent.
+  virtual absl::Status Remove(absl::string_view path) = 0;
+
+  // Sets permission bits (07777) and modification time of `path`, not following a
+  // symlink.
+  virtual absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
+                                       int64_t mtime_ns) = 0;
+
+  // Creates a symlink at `path` whose text is `target` (never resolved here).
+  virtual absl::Status CreateSymlink(absl::string_view target,
+                                     absl::string_view path) = 0;
+
+  virtual absl::StatusOr<SpaceInfo> FreeSpace() = 0;
+};
+
+}  // namespace ferry::storage
+
+#endif  // FERRY_STORAGE_FILE_SYSTEM_H_

@@ -1,0 +1,62 @@
+// Relative paths inside a FileSystem root: validation and small string helpers.
+//
+// Purpose: the one place that decides which path spellings are acceptable. Both the
+// POSIX file system and the in-memory fake call ValidateRelativePath before any I/O, so
+// a malformed path is refused identically everywhere. The POSIX implementation does not
+// rely on this alone: the kernel (openat2 RESOLVE_BENEATH) enforces confinement too.
+//
+// A valid relative path is "" (the root) or one or more components joined by single
+// '/', where no component is empty, "." or "..", longer than kMaxNameBytes, or contains
+// NUL; the whole path is at most kMaxPathBytes and neither starts nor ends with '/'.
+// Any other byte is allowed (newlines, non-UTF-8, look-alikes of '/' and '.'): names are
+// bytes, not text.
+//
+// Thread safety: all functions are pure. Failure: only INVALID_ARGUMENT.
+#ifndef FERRY_STORAGE_PATH_H_
+#define FERRY_STORAGE_PATH_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ferry::storage {
+
+// NAME_MAX and PATH_MAX - 1 (the kernel counts the terminating NUL in PATH_MAX).
+inline constexpr size_t kMaxNameBytes = 255;
+inline constexpr size_t kMaxPathBytes = 4095;
+
+// OK, or INVALID_ARGUMENT naming the rule the path breaks.
+absl::Status ValidateRelativePath(absl::string_view path);
+
+// Like ValidateRelativePath, but "" (the root) is refused too: for operations that
+// need a named entry (a rename, a temporary file's target, a remove).
+absl::Status ValidateNonRootPath(absl::string_view path);
+
+// "a" + "b" -> "a/b"; "" + "b" -> "b". Does not validate.
+std::string JoinPath(absl::string_view dir, absl::string_view name);
+
+// "a/b/c" -> "a/b"; "a" -> ""; "" -> "".
+absl::string_view Dirname(absl::string_view path);
+
+// "a/b/c" -> "c"; "a" -> "a"; "" -> "".
+absl::string_view Basename(absl::string_view path);
+
+// A quoted, C-escaped, length-capped rendering for status messages and logs, so hostile
+// names (newlines, NUL, 4 KiB of junk) cannot garble or flood a log line.
+std::string PathForMessage(absl::string_view path);
+
+// Walk cursors, shared by every FileSystem so a checkpoint stays meaningful whichever
+// backend wrote it. Format: "w1:" followed by the path of the last returned entry
+// relative to the walk's starting path ("" when that entry was the start itself, i.e.
+// a walk of a single file). The empty cursor means "from the beginning".
+std::string EncodeWalkCursor(absl::string_view last_relative_path);
+// nullopt for "" (start); the relative path otherwise; INVALID_ARGUMENT if malformed.
+absl::StatusOr<std::optional<std::string>> DecodeWalkCursor(absl::string_view cursor);
+
+}  // namespace ferry::storage
+
+#endif  // FERRY_STORAGE_PATH_H_

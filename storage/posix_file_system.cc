@@ -1,0 +1,704 @@
+#include "storage/posix_file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "storage/errno_status.h"
+#include "storage/path.h"
+#include "storage/unique_fd.h"
+
+namespace ferry::storage {
+namespace {
+
+constexpr uint64_t kResolve =
+    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+// openat2 may report EAGAIN when it cannot rule out a race with a concurrent rename;
+// the man page invites a retry. Bounded so a hostile renamer cannot spin us forever.
+constexpr int kMaxOpenAttempts = 16;
+// fchmodat2 (Linux 6.6) is the only race-free chmod that never follows a final symlink;
+// Debian 12's headers predate it. New syscalls share one number on all architectures.
+constexpr long kSysFchmodat2 = 452;
+constexpr absl::string_view kTempPrefix = ".ferry-tmp.";
+constexpr int kTempRandomBytes = 8;
+constexpr int kMaxTempAttempts = 8;
+
+// --- Small syscall helpers -------------------------------------------------------------
+
+// Opens `rel` ("" for dirfd itself) beneath `dirfd` without following any symlink.
+absl::StatusOr<UniqueFd> OpenBeneath(int dirfd, absl::string_view rel, uint64_t flags,
+                                     absl::string_view op, absl::string_view path,
+                                     mode_t mode = 0) {
+  // openat2 has no AT_EMPTY_PATH; "." names dirfd itself and is still confined.
+  const std::string spelled = rel.empty() ? std::string(".") : std::string(rel);
+  struct open_how how = {};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = mode;
+  how.resolve = kResolve;
+  for (int attempt = 1;; ++attempt) {
+    long fd = syscall(SYS_openat2, dirfd, spelled.c_str(), &how, sizeof how);
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    const int err = errno;
+    if (err == EINTR || (err == EAGAIN && attempt < kMaxOpenAttempts)) continue;
+    return ResolveErrnoToStatus(err, op, path);
+  }
+}
+
+absl::Status LstatAt(int dirfd, absl::string_view name, struct stat* st,
+                     absl::string_view op, absl::string_view path) {
+  const std::string n(name);
+  if (fstatat(dirfd, n.c_str(), st, AT_SYMLINK_NOFOLLOW) == 0) return absl::OkStatus();
+  return ErrnoToStatus(errno, op, path);
+}
+
+absl::Status Fstat(int fd, struct stat* st, absl::string_view op, absl::string_view path) {
+  if (fstat(fd, st) == 0) return absl::OkStatus();
+  return ErrnoToStatus(errno, op, path);
+}
+
+FileType TypeOf(mode_t mode) {
+  if (S_ISREG(mode)) return FileType::kRegular;
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  if (S_ISLNK(mode)) return FileType::kSymlink;
+  return FileType::kOther;
+}
+
+FileInfo InfoFromStat(const struct stat& st, absl::string_view path) {
+  FileInfo info;
+  info.path = std::string(path);
+  info.type = TypeOf(st.st_mode);
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mode = st.st_mode & 07777;
+  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  info.inode = st.st_ino;
+  info.device = st.st_dev;
+  info.nlink = st.st_nlink;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  return info;
+}
+
+absl::StatusOr<std::string> ReadLinkAt(int dirfd, absl::string_view name,
+                                       absl::string_view path) {
+  const std::string n(name);
+  char buf[kMaxPathBytes + 1];
+  ssize_t len = readlinkat(dirfd, n.c_str(), buf, sizeof buf);
+  if (len < 0) return ErrnoToStatus(errno, "readlink", path);
+  return std::string(buf, static_cast<size_t>(len));
+}
+
+// lstat of `name` in `dirfd` as a FileInfo, with the link text for symlinks.
+absl::StatusOr<FileInfo> DescribeAt(int dirfd, absl::string_view name,
+                                    absl::string_view path) {
+  struct stat st;
+  if (absl::Status s = LstatAt(dirfd, name, &st, "stat", path); !s.ok()) return s;
+  FileInfo info = InfoFromStat(st, path);
+  if (info.type == FileType::kSymlink) {
+    absl::StatusOr<std::string> target = ReadLinkAt(dirfd, name, path);
+    if (!target.ok()) return target.status();
+    info.symlink_target = *std::move(target);
+  }
+  return info;
+}
+
+// Only regular files may be opened for data: a FIFO would block, a device could have
+// side effects on open, a directory has no bytes to copy.
+absl::Status CheckRegular(mode_t mode, absl::string_view op, absl::string_view path) {
+  if (S_ISREG(mode)) return absl::OkStatus();
+  const std::string where = absl::StrCat(op, " ", PathForMessage(path), ": ");
+  if (S_ISDIR(mode)) return absl::FailedPreconditionError(where + "is a directory");
+  if (S_ISLNK(mode)) return absl::InvalidArgumentError(where + "symlink in path");
+  return absl::InvalidArgumentError(where + "not a regular file (FIFO, socket or device)");
+}
+
+absl::Status ClearNonBlocking(int fd, absl::string_view op, absl::string_view path) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    return ErrnoToStatus(errno, op, path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RandomHex() {
+  char bytes[kTempRandomBytes];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoToStatus(errno, "getrandom", "");
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(absl::string_view(bytes, sizeof bytes));
+}
+
+// ".ferry-tmp.<target>.<hex>", with <target> cut so the name fits in NAME_MAX.
+std::string TempName(absl::string_view target_base, absl::string_view hex) {
+  const size_t room = kMaxNameBytes - kTempPrefix.size() - 1 - hex.size();
+  return absl::StrCat(kTempPrefix, target_base.substr(0, room), ".", hex);
+}
+
+// --- Files -----------------------------------------------------------------------------
+
+class PosixReadableFile : public ReadableFile {
+ public:
+  PosixReadableFile(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
+
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t got = pread(fd_.get(), buf + done, n - done, offset + done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return ErrnoToStatus(errno, "read", path_);
+      if (got == 0) break;  // End of file.
+      done += static_cast<size_t>(got);
+    }
+    return done;
+  }
+
+  absl::StatusOr<FileInfo> Stat() override {
+    struct stat st;
+    if (absl::Status s = Fstat(fd_.get(), &st, "stat", path_); !s.ok()) return s;
+    return InfoFromStat(st, path_);
+  }
+
+  absl::StatusOr<std::vector<Extent>> DataExtents(uint64_t offset,
+                                                  uint64_t length) override {
+    const uint64_t max_off = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+    const uint64_t end = std::min(max_off, offset + std::min(length, max_off - offset));
+    std::vector<Extent> extents;
+    uint64_t pos = offset;
+    while (pos < end) {
+      off_t data = lseek(fd_.get(), static_cast<off_t>(pos), SEEK_DATA);
+      if (data < 0 && errno == ENXIO) break;  // No data at or after pos.
+      if (data < 0 && errno == EINVAL) return WholeRange(offset, end);  // No support.
+      if (data < 0) return ErrnoToStatus(errno, "seek data", path_);
+      if (static_cast<uint64_t>(data) >= end) break;
+      off_t hole = lseek(fd_.get(), data, SEEK_HOLE);
+      if (hole < 0) return ErrnoToStatus(errno, "seek hole", path_);
+      const uint64_t stop = std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+      extents.push_back({static_cast<uint64_t>(data), stop - static_cast<uint64_t>(data)});
+      pos = stop;
+    }
+    return extents;
+  }
+
+ private:
+  static std::vector<Extent> WholeRange(uint64_t offset, uint64_t end) {
+    if (end <= offset) return {};
+    return {{offset, end - offset}};
+  }
+
+  UniqueFd fd_;
+  std::string path_;
+};
+
+class PosixWritableFile : public WritableFile {
+ public:
+  PosixWritableFile(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
+
+  absl::Status WriteAt(uint64_t offset, absl::string_view data) override {
+    if (absl::Status s = CheckOpen("write"); !s.ok()) return s;
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t put = pwrite(fd_.get(), data.data() + done, data.size() - done,
+                           static_cast<off_t>(offset + done));
+      if (put < 0 && errno == EINTR) continue;
+      if (put < 0) return ErrnoToStatus(errno, "write", path_);
+      done += static_cast<size_t>(put);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Truncate(uint64_t size) override {
+    if (absl::Status s = CheckOpen("truncate"); !s.ok()) return s;
+    while (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
+      if (errno != EINTR) return ErrnoToStatus(errno, "truncate", path_);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    if (absl::Status s = CheckOpen("fsync"); !s.ok()) return s;
+    while (fsync(fd_.get()) != 0) {
+      if (errno != EINTR) return ErrnoToStatus(errno, "fsync", path_);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() override {
+    if (!fd_.valid()) return absl::OkStatus();
+    // Linux frees the descriptor even when close fails (also on EINTR): never retry.
+    if (::close(fd_.Release()) != 0 && errno != EINTR) {
+      return ErrnoToStatus(errno, "close", path_);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status CheckOpen(absl::string_view op) const {
+    if (fd_.valid()) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(op, " ", PathForMessage(path_), ": file already closed"));
+  }
+
+  UniqueFd fd_;
+  std::string path_;
+};
+
+// --- Walk ------------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<std::string>> ListSorted(int dirfd, absl::string_view path) {
+  // fdopendir takes ownership of its descriptor; give it a duplicate so the caller's
+  // stays usable for *at() calls on the entries.
+  int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return ErrnoToStatus(errno, "list", path);
+  DIR* dir = fdopendir(dup);
+  if (dir == nullptr) {
+    const int err = errno;
+    ::close(dup);
+    return ErrnoToStatus(err, "list", path);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, closedir);
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    struct dirent* ent = readdir(dir);
+    if (ent == nullptr) break;
+    absl::string_view name(ent->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  if (errno != 0) return ErrnoToStatus(errno, "list", path);
+  std::sort(names.begin(), names.end());  // std::string compares bytes as unsigned.
+  return names;
+}
+
+// Errors on opening a listed directory that mean "it is no longer a directory here".
+bool VanishedDirectory(const absl::Status& s) {
+  return absl::IsNotFound(s) || absl::IsInvalidArgument(s) ||
+         absl::IsFailedPrecondition(s);
+}
+
+class PosixDirectoryWalker : public DirectoryWalker {
+ public:
+  // `start` is the walk's path relative to the FileSystem root.
+  explicit PosixDirectoryWalker(std::string start) : start_(std::move(start)) {}
+
+  // A walk of a single non-directory entry.
+  static std::unique_ptr<PosixDirectoryWalker> ForSingle(FileInfo info, bool done) {
+    auto walker = std::make_unique<PosixDirectoryWalker>(info.path);
+    walker->single_ = std::move(info);
+    walker->single_done_ = done;
+    walker->has_last_ = done;
+    return walker;
+  }
+
+  // Starts at directory `fd`, then fast-forwards past `resume_after` if set.
+  absl::Status Init(UniqueFd fd, const std::optional<std::string>& resume_after) {
+    if (absl::Status s = PushFrame(std::move(fd), ""); !s.ok()) return s;
+    if (!resume_after.has_value() || resume_after->empty()) return absl::OkStatus();
+    has_last_ = true;
+    last_ = *resume_after;
+    return Resume(absl::StrSplit(*resume_after, '/'));
+  }
+
+  absl::StatusOr<bool> Next(FileInfo* entry) override {
+    if (single_.has_value()) return NextSingle(entry);
+    for (;;) {
+      if (absl::Status s = DescendIfPending(); !s.ok()) return s;
+      if (frames_.empty()) return false;
+      Frame& top = frames_.back();
+      if (top.next == top.names.size()) {
+        frames_.pop_back();
+        continue;
+      }
+      const std::string& name = top.names[top.next++];
+      const std::string rel = JoinPath(top.rel, name);
+      absl::StatusOr<FileInfo> info = DescribeAt(top.fd.get(), name, JoinPath(start_, rel));
+      if (absl::IsNotFound(info.status())) continue;  // Vanished since listing.
+      if (!info.ok()) return info.status();
+      if (info->type == FileType::kDirectory) pending_child_ = name;
+      has_last_ = true;
+      last_ = rel;
+      *entry = *std::move(info);
+      return true;
+    }
+  }
+
+  std::string Cursor() const override {
+    return has_last_ ? EncodeWalkCursor(last_) : std::string();
+  }
+
+ private:
+  struct Frame {
+    UniqueFd fd;                     // O_RDONLY|O_DIRECTORY, beneath the root.
+    std::string rel;                 // Relative to start_.
+    std::vector<std::string> names;  // Sorted listing.
+    size_t next = 0;                 // Index of the next name to return.
+  };
+
+  absl::StatusOr<bool> NextSingle(FileInfo* entry) {
+    if (single_done_) return false;
+    single_done_ = true;
+    has_last_ = true;
+    *entry = *single_;
+    return true;
+  }
+
+  absl::Status PushFrame(UniqueFd fd, std::string rel) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ListSorted(fd.get(), JoinPath(start_, rel));
+    if (!names.ok()) return names.status();
+    frames_.push_back(Frame{std::move(fd), std::move(rel), *std::move(names), 0});
+    return absl::OkStatus();
+  }
+
+  // Opens child `name` of the top frame as a new frame. OK without pushing if the child
+  // is no longer a directory (vanished, or swapped for a symlink or file).
+  absl::Status OpenChild(const std::string& name, bool* pushed) {
+    *pushed = false;
+    const std::string rel = JoinPath(frames_.back().rel, name);
+    absl::StatusOr<UniqueFd> fd = OpenBeneath(frames_.back().fd.get(), name,
+                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                                              "open directory", JoinPath(start_, rel));
+    if (!fd.ok()) return VanishedDirectory(fd.status()) ? absl::OkStatus() : fd.status();
+    if (absl::Status s = PushFrame(*std::move(fd), rel); !s.ok()) return s;
+    *pushed = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status DescendIfPending() {
+    if (!pending_child_.has_value()) return absl::OkStatus();
+    const std::string name = *std::exchange(pending_child_, std::nullopt);
+    bool pushed;
+    return OpenChild(name, &pushed);
+  }
+
+  // Rebuilds the frames as they were right after `last` (split into names) was returned.
+  absl::Status Resume(const std::vector<absl::string_view>& last) {
+    for (size_t i = 0; i < last.size(); ++i) {
+      Frame& top = frames_.back();
+      const std::string name(last[i]);
+      auto it = std::upper_bound(top.names.begin(), top.names.end(), name);
+      top.next = static_cast<size_t>(it - top.names.begin());
+      const bool present = it != top.names.begin() && *(it - 1) == name;
+      if (!present) return absl::OkStatus();  // Gone: its subtree is gone too.
+      if (i + 1 == last.size()) return MarkPendingIfDirectory(name);
+      bool pushed;
+      if (absl::Status s = OpenChild(name, &pushed); !s.ok() || !pushed) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // The last returned entry, if a directory, has had none of its contents returned yet.
+  absl::Status MarkPendingIfDirectory(const std::string& name) {
+    struct stat st;
+    const std::string path = JoinPath(start_, JoinPath(frames_.back().rel, name));
+    absl::Status s = LstatAt(frames_.back().fd.get(), name, &st, "stat", path);
+    if (absl::IsNotFound(s)) return absl::OkStatus();
+    if (!s.ok()) return s;
+    if (S_ISDIR(st.st_mode)) pending_child_ = name;
+    return absl::OkStatus();
+  }
+
+  const std::string start_;
+  std::vector<Frame> frames_;
+  std::optional<std::string> pending_child_;  // Directory to enter before going on.
+  bool has_last_ = false;
+  std::string last_;  // Relative to start_.
+  std::optional<FileInfo> single_;
+  bool single_done_ = false;
+};
+
+// --- The file system -------------------------------------------------------------------
+
+class PosixFileSystem : public FileSystem {
+ public:
+  explicit PosixFileSystem(UniqueFd root) : root_(std::move(root)) {}
+
+  absl::StatusOr<FileInfo> Stat(absl::string_view path) override {
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+    if (path.empty()) {
+      struct stat st;
+      if (absl::Status s = Fstat(root_.get(), &st, "stat", path); !s.ok()) return s;
+      return InfoFromStat(st, path);
+    }
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, "stat");
+    if (!parent.ok()) return parent.status();
+    return DescribeAt(parent->get(), Basename(path), path);
+  }
+
+  absl::StatusOr<std::unique_ptr<DirectoryWalker>> Walk(absl::string_view path,
+                                                        absl::string_view cursor) override {
+    absl::StatusOr<std::optional<std::string>> resume = DecodeWalkCursor(cursor);
+    if (!resume.ok()) return resume.status();
+    absl::StatusOr<FileInfo> info = Stat(path);
+    if (!info.ok()) return info.status();
+    if (info->type != FileType::kDirectory) {
+      return std::unique_ptr<DirectoryWalker>(
+          PosixDirectoryWalker::ForSingle(*std::move(info), resume->has_value()));
+    }
+    absl::StatusOr<UniqueFd> dir =
+        OpenBeneath(root_.get(), path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "walk", path);
+    if (!dir.ok()) return dir.status();
+    auto walker = std::make_unique<PosixDirectoryWalker>(std::string(path));
+    if (absl::Status s = walker->Init(*std::move(dir), *resume); !s.ok()) return s;
+    return std::unique_ptr<DirectoryWalker>(std::move(walker));
+  }
+
+  absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(
+      absl::string_view path) override {
+    absl::StatusOr<UniqueFd> fd = OpenRegular(path, O_RDONLY, "open for read");
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<ReadableFile>(
+        new PosixReadableFile(*std::move(fd), std::string(path)));
+  }
+
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(
+      absl::string_view path) override {
+    absl::StatusOr<UniqueFd> fd = OpenRegular(path, O_WRONLY, "open for write");
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(*std::move(fd), std::string(path)));
+  }
+
+  absl::StatusOr<TempFile> CreateTemp(absl::string_view target_path) override {
+    if (absl::Status s = ValidateNonRootPath(target_path); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> parent = OpenParent(target_path, "create temp");
+    if (!parent.ok()) return parent.status();
+    for (int attempt = 1;; ++attempt) {
+      absl::StatusOr<std::string> hex = RandomHex();
+      if (!hex.ok()) return hex.status();
+      const std::string name = TempName(Basename(target_path), *hex);
+      const std::string path = JoinPath(Dirname(target_path), name);
+      absl::StatusOr<UniqueFd> fd =
+          OpenBeneath(parent->get(), name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
+                      "create temp", path, 0600);
+      if (absl::IsFailedPrecondition(fd.status()) && attempt < kMaxTempAttempts) continue;
+      if (!fd.ok()) return fd.status();
+      return TempFile{path, std::make_unique<PosixWritableFile>(*std::move(fd), path)};
+    }
+  }
+
+  absl::Status Rename(absl::string_view from, absl::string_view to,
+                      CommitMode mode) override {
+    if (absl::Status s = ValidateNonRootPath(from); !s.ok()) return s;
+    if (absl::Status s = ValidateNonRootPath(to); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> from_dir = OpenParent(from, "rename");
+    if (!from_dir.ok()) return from_dir.status();
+    absl::StatusOr<UniqueFd> to_dir = OpenParent(to, "rename");
+    if (!to_dir.ok()) return to_dir.status();
+    const std::string from_name(Basename(from)), to_name(Basename(to));
+    const unsigned flags = mode == CommitMode::kNoReplace ? RENAME_NOREPLACE : 0;
+    if (renameat2(from_dir->get(), from_name.c_str(), to_dir->get(), to_name.c_str(),
+                  flags) != 0) {
+      return ErrnoToStatus(errno, "rename", absl::StrCat(from, " -> ", to));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SyncDir(absl::string_view path) override {
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+    // fsync needs a real descriptor; O_PATH ones are refused with EBADF.
+    absl::StatusOr<UniqueFd> dir =
+        OpenBeneath(root_.get(), path, O_RDONLY | O_DIRECTORY, "sync dir", path);
+    if (!dir.ok()) return dir.status();
+    while (fsync(dir->get()) != 0) {
+      if (errno != EINTR) return ErrnoToStatus(errno, "sync dir", path);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MakeDirs(absl::string_view path, uint32_t mode) override {
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> dir =
+        OpenBeneath(root_.get(), "", O_PATH | O_DIRECTORY, "mkdir", "");
+    if (!dir.ok()) return dir.status();
+    std::string done;
+    for (absl::string_view name : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+      done = JoinPath(done, name);
+      absl::StatusOr<UniqueFd> child = MakeOneDir(dir->get(), name, mode, done);
+      if (!child.ok()) return child.status();
+      dir = *std::move(child);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(absl::string_view path) override {
+    if (absl::Status s = ValidateNonRootPath(path); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, "remove");
+    if (!parent.ok()) return parent.status();
+    const std::string name(Basename(path));
+    // unlinkat without AT_REMOVEDIR refuses a directory with EISDIR; no stat (and no
+    // race between stat and unlink) needed.
+    if (unlinkat(parent->get(), name.c_str(), 0) == 0) return absl::OkStatus();
+    if (errno != EISDIR) return ErrnoToStatus(errno, "remove", path);
+    if (unlinkat(parent->get(), name.c_str(), AT_REMOVEDIR) == 0) return absl::OkStatus();
+    return ErrnoToStatus(errno, "remove", path);
+  }
+
+  absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
+                               int64_t mtime_ns) override {
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+    const struct timespec times[2] = {{0, UTIME_OMIT},
+                                      {FloorDiv(mtime_ns), FloorMod(mtime_ns)}};
+    if (path.empty()) return SetRootModeAndMtime(mode & 07777, times);
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, "set mode");
+    if (!parent.ok()) return parent.status();
+    const std::string name(Basename(path));
+    if (absl::Status s = ChmodNoFollow(parent->get(), name, mode & 07777, path); !s.ok()) {
+      return s;
+    }
+    if (utimensat(parent->get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoToStatus(errno, "set mtime", path);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateSymlink(absl::string_view target, absl::string_view path) override {
+    if (absl::Status s = ValidateNonRootPath(path); !s.ok()) return s;
+    if (absl::Status s = ValidateSymlinkTarget(target, path); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, "symlink");
+    if (!parent.ok()) return parent.status();
+    const std::string t(target), name(Basename(path));
+    if (symlinkat(t.c_str(), parent->get(), name.c_str()) != 0) {
+      return ErrnoToStatus(errno, "symlink", path);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SpaceInfo> FreeSpace() override {
+    struct statvfs vfs;
+    if (fstatvfs(root_.get(), &vfs) != 0) return ErrnoToStatus(errno, "statvfs", "");
+    SpaceInfo info;
+    info.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+    info.available_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    return info;
+  }
+
+ private:
+  static time_t FloorDiv(int64_t ns) {
+    return static_cast<time_t>(ns >= 0 ? ns / 1000000000 : -((-ns - 1) / 1000000000) - 1);
+  }
+  static long FloorMod(int64_t ns) {
+    return static_cast<long>(ns - static_cast<int64_t>(FloorDiv(ns)) * 1000000000);
+  }
+
+  static absl::Status ValidateSymlinkTarget(absl::string_view target,
+                                            absl::string_view path) {
+    if (!target.empty() && target.size() <= kMaxPathBytes &&
+        target.find('\0') == absl::string_view::npos) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "symlink ", PathForMessage(path), ": target must be 1..4095 bytes without NUL"));
+  }
+
+  // An O_PATH descriptor of the directory holding `path` (which is not "").
+  absl::StatusOr<UniqueFd> OpenParent(absl::string_view path, absl::string_view op) {
+    return OpenBeneath(root_.get(), Dirname(path), O_PATH | O_DIRECTORY, op, path);
+  }
+
+  absl::StatusOr<UniqueFd> OpenRegular(absl::string_view path, int access,
+                                       absl::string_view op) {
+    if (absl::Status s = ValidateNonRootPath(path); !s.ok()) {
+      return path.empty() ? absl::FailedPreconditionError(absl::StrCat(
+                                op, " \"\": the root is a directory"))
+                          : s;
+    }
+    absl::StatusOr<UniqueFd> parent = OpenParent(path, op);
+    if (!parent.ok()) return parent.status();
+    const absl::string_view name = Basename(path);
+    struct stat st;
+    if (absl::Status s = LstatAt(parent->get(), name, &st, op, path); !s.ok()) return s;
+    if (absl::Status s = CheckRegular(st.st_mode, op, path); !s.ok()) return s;
+    // Checked again on the descriptor: the entry may have been swapped since the lstat.
+    absl::StatusOr<UniqueFd> fd = OpenBeneath(
+        parent->get(), name, access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, op, path);
+    if (!fd.ok()) return fd.status();
+    if (absl::Status s = Fstat(fd->get(), &st, op, path); !s.ok()) return s;
+    if (absl::Status s = CheckRegular(st.st_mode, op, path); !s.ok()) return s;
+    if (absl::Status s = ClearNonBlocking(fd->get(), op, path); !s.ok()) return s;
+    return fd;
+  }
+
+  // mkdir of one component (OK if already a directory), returning it opened O_PATH.
+  absl::StatusOr<UniqueFd> MakeOneDir(int parent, absl::string_view name, uint32_t mode,
+                                      absl::string_view path) {
+    const std::string n(name);
+    if (mkdirat(parent, n.c_str(), mode & 07777) == 0) {
+      // mkdir applied the umask; the caller asked for exactly `mode`.
+      if (absl::Status s = ChmodNoFollow(parent, n, mode & 07777, path); !s.ok()) return s;
+    } else if (errno != EEXIST) {
+      return ErrnoToStatus(errno, "mkdir", path);
+    }
+    // O_DIRECTORY: an existing file gives ENOTDIR (FAILED_PRECONDITION); a symlink
+    // gives ELOOP (INVALID_ARGUMENT) and is never followed.
+    return OpenBeneath(parent, name, O_PATH | O_DIRECTORY, "mkdir", path);
+  }
+
+  // chmod that never follows a final symlink (symlinks have no mode of their own on
+  // Linux; they are skipped).
+  static absl::Status ChmodNoFollow(int parent, const std::string& name, uint32_t mode,
+                                    absl::string_view path) {
+    if (syscall(kSysFchmodat2, parent, name.c_str(), mode, AT_SYMLINK_NOFOLLOW) == 0) {
+      return absl::OkStatus();
+    }
+    if (errno == EOPNOTSUPP) return absl::OkStatus();  // A symlink.
+    if (errno != ENOSYS) return ErrnoToStatus(errno, "chmod", path);
+    return ChmodViaProc(parent, name, mode, path);
+  }
+
+  // Kernels before 6.6: chmod the exact inode through an O_PATH descriptor's /proc
+  // link (what glibc does for fchmodat(AT_SYMLINK_NOFOLLOW)); never follows a symlink.
+  static absl::Status ChmodViaProc(int parent, const std::string& name, uint32_t mode,
+                                   absl::string_view path) {
+    absl::StatusOr<UniqueFd> fd = OpenBeneath(parent, name, O_PATH | O_NOFOLLOW, "chmod", path);
+    if (!fd.ok()) return fd.status();
+    struct stat st;
+    if (absl::Status s = Fstat(fd->get(), &st, "chmod", path); !s.ok()) return s;
+    if (S_ISLNK(st.st_mode)) return absl::OkStatus();
+    const std::string proc = absl::StrCat("/proc/self/fd/", fd->get());
+    if (chmod(proc.c_str(), mode) != 0) return ErrnoToStatus(errno, "chmod", path);
+    return absl::OkStatus();
+  }
+
+  absl::Status SetRootModeAndMtime(uint32_t mode, const struct timespec times[2]) {
+    absl::StatusOr<UniqueFd> dir =
+        OpenBeneath(root_.get(), "", O_RDONLY | O_DIRECTORY, "set mode", "");
+    if (!dir.ok()) return dir.status();
+    if (fchmod(dir->get(), mode) != 0) return ErrnoToStatus(errno, "chmod", "");
+    if (futimens(dir->get(), times) != 0) return ErrnoToStatus(errno, "set mtime", "");
+    return absl::OkStatus();
+  }
+
+  const UniqueFd root_;  // O_PATH|O_DIRECTORY; every lookup starts here.
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileSystem>> NewPosixFileSystem(const std::string& root_dir) {
+  int fd;
+  do {
+    fd = open(root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoToStatus(errno, "open root", root_dir);
+  return std::unique_ptr<FileSystem>(new PosixFileSystem(UniqueFd(fd)));
+}
+
+}  // namespace ferry::storage
