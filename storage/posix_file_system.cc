@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "storage/errno_status.h"
 #include "storage/path.h"
+#include "storage/tree_walker.h"
 #include "storage/unique_fd.h"
 
 namespace ferry::storage {
@@ -263,7 +264,7 @@ class PosixWritableFile : public WritableFile {
 
 // --- Walk ------------------------------------------------------------------------------
 
-absl::StatusOr<std::vector<std::string>> ListSorted(int dirfd, absl::string_view path) {
+absl::StatusOr<std::vector<std::string>> ListNames(int dirfd, absl::string_view path) {
   // fdopendir takes ownership of its descriptor; give it a duplicate so the caller's
   // stays usable for *at() calls on the entries.
   int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
@@ -284,7 +285,6 @@ absl::StatusOr<std::vector<std::string>> ListSorted(int dirfd, absl::string_view
     if (name != "." && name != "..") names.emplace_back(name);
   }
   if (errno != 0) return ErrnoToStatus(errno, "list", path);
-  std::sort(names.begin(), names.end());  // std::string compares bytes as unsigned.
   return names;
 }
 
@@ -294,135 +294,37 @@ bool VanishedDirectory(const absl::Status& s) {
          absl::IsFailedPrecondition(s);
 }
 
-class PosixDirectoryWalker : public DirectoryWalker {
+// A directory opened O_RDONLY beneath the root, for TreeWalker.
+class PosixWalkDirectory : public WalkDirectory {
  public:
-  // `start` is the walk's path relative to the FileSystem root.
-  explicit PosixDirectoryWalker(std::string start) : start_(std::move(start)) {}
+  PosixWalkDirectory(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
 
-  // A walk of a single non-directory entry.
-  static std::unique_ptr<PosixDirectoryWalker> ForSingle(FileInfo info, bool done) {
-    auto walker = std::make_unique<PosixDirectoryWalker>(info.path);
-    walker->single_ = std::move(info);
-    walker->single_done_ = done;
-    walker->has_last_ = done;
-    return walker;
+  absl::StatusOr<std::vector<std::string>> List() override {
+    return ListNames(fd_.get(), path_);
   }
 
-  // Starts at directory `fd`, then fast-forwards past `resume_after` if set.
-  absl::Status Init(UniqueFd fd, const std::optional<std::string>& resume_after) {
-    if (absl::Status s = PushFrame(std::move(fd), ""); !s.ok()) return s;
-    if (!resume_after.has_value() || resume_after->empty()) return absl::OkStatus();
-    has_last_ = true;
-    last_ = *resume_after;
-    return Resume(absl::StrSplit(*resume_after, '/'));
+  absl::StatusOr<FileInfo> Describe(const std::string& name,
+                                    const std::string& path) override {
+    return DescribeAt(fd_.get(), name, path);
   }
 
-  absl::StatusOr<bool> Next(FileInfo* entry) override {
-    if (single_.has_value()) return NextSingle(entry);
-    for (;;) {
-      if (absl::Status s = DescendIfPending(); !s.ok()) return s;
-      if (frames_.empty()) return false;
-      Frame& top = frames_.back();
-      if (top.next == top.names.size()) {
-        frames_.pop_back();
-        continue;
-      }
-      const std::string& name = top.names[top.next++];
-      const std::string rel = JoinPath(top.rel, name);
-      absl::StatusOr<FileInfo> info = DescribeAt(top.fd.get(), name, JoinPath(start_, rel));
-      if (absl::IsNotFound(info.status())) continue;  // Vanished since listing.
-      if (!info.ok()) return info.status();
-      if (info->type == FileType::kDirectory) pending_child_ = name;
-      has_last_ = true;
-      last_ = rel;
-      *entry = *std::move(info);
-      return true;
+  absl::StatusOr<std::unique_ptr<WalkDirectory>> OpenChild(
+      const std::string& name, const std::string& path) override {
+    // Beneath this directory (itself beneath the root), never through a symlink: a
+    // directory swapped for a symlink since it was listed fails with ELOOP.
+    absl::StatusOr<UniqueFd> fd = OpenBeneath(
+        fd_.get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "open directory", path);
+    if (!fd.ok()) {
+      if (VanishedDirectory(fd.status())) return std::unique_ptr<WalkDirectory>();
+      return fd.status();
     }
-  }
-
-  std::string Cursor() const override {
-    return has_last_ ? EncodeWalkCursor(last_) : std::string();
+    return std::unique_ptr<WalkDirectory>(new PosixWalkDirectory(*std::move(fd), path));
   }
 
  private:
-  struct Frame {
-    UniqueFd fd;                     // O_RDONLY|O_DIRECTORY, beneath the root.
-    std::string rel;                 // Relative to start_.
-    std::vector<std::string> names;  // Sorted listing.
-    size_t next = 0;                 // Index of the next name to return.
-  };
-
-  absl::StatusOr<bool> NextSingle(FileInfo* entry) {
-    if (single_done_) return false;
-    single_done_ = true;
-    has_last_ = true;
-    *entry = *single_;
-    return true;
-  }
-
-  absl::Status PushFrame(UniqueFd fd, std::string rel) {
-    absl::StatusOr<std::vector<std::string>> names =
-        ListSorted(fd.get(), JoinPath(start_, rel));
-    if (!names.ok()) return names.status();
-    frames_.push_back(Frame{std::move(fd), std::move(rel), *std::move(names), 0});
-    return absl::OkStatus();
-  }
-
-  // Opens child `name` of the top frame as a new frame. OK without pushing if the child
-  // is no longer a directory (vanished, or swapped for a symlink or file).
-  absl::Status OpenChild(const std::string& name, bool* pushed) {
-    *pushed = false;
-    const std::string rel = JoinPath(frames_.back().rel, name);
-    absl::StatusOr<UniqueFd> fd = OpenBeneath(frames_.back().fd.get(), name,
-                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
-                                              "open directory", JoinPath(start_, rel));
-    if (!fd.ok()) return VanishedDirectory(fd.status()) ? absl::OkStatus() : fd.status();
-    if (absl::Status s = PushFrame(*std::move(fd), rel); !s.ok()) return s;
-    *pushed = true;
-    return absl::OkStatus();
-  }
-
-  absl::Status DescendIfPending() {
-    if (!pending_child_.has_value()) return absl::OkStatus();
-    const std::string name = *std::exchange(pending_child_, std::nullopt);
-    bool pushed;
-    return OpenChild(name, &pushed);
-  }
-
-  // Rebuilds the frames as they were right after `last` (split into names) was returned.
-  absl::Status Resume(const std::vector<absl::string_view>& last) {
-    for (size_t i = 0; i < last.size(); ++i) {
-      Frame& top = frames_.back();
-      const std::string name(last[i]);
-      auto it = std::upper_bound(top.names.begin(), top.names.end(), name);
-      top.next = static_cast<size_t>(it - top.names.begin());
-      const bool present = it != top.names.begin() && *(it - 1) == name;
-      if (!present) return absl::OkStatus();  // Gone: its subtree is gone too.
-      if (i + 1 == last.size()) return MarkPendingIfDirectory(name);
-      bool pushed;
-      if (absl::Status s = OpenChild(name, &pushed); !s.ok() || !pushed) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  // The last returned entry, if a directory, has had none of its contents returned yet.
-  absl::Status MarkPendingIfDirectory(const std::string& name) {
-    struct stat st;
-    const std::string path = JoinPath(start_, JoinPath(frames_.back().rel, name));
-    absl::Status s = LstatAt(frames_.back().fd.get(), name, &st, "stat", path);
-    if (absl::IsNotFound(s)) return absl::OkStatus();
-    if (!s.ok()) return s;
-    if (S_ISDIR(st.st_mode)) pending_child_ = name;
-    return absl::OkStatus();
-  }
-
-  const std::string start_;
-  std::vector<Frame> frames_;
-  std::optional<std::string> pending_child_;  // Directory to enter before going on.
-  bool has_last_ = false;
-  std::string last_;  // Relative to start_.
-  std::optional<FileInfo> single_;
-  bool single_done_ = false;
+  UniqueFd fd_;
+  std::string path_;
 };
 
 // --- The file system -------------------------------------------------------------------
@@ -445,20 +347,16 @@ class PosixFileSystem : public FileSystem {
 
   absl::StatusOr<std::unique_ptr<DirectoryWalker>> Walk(absl::string_view path,
                                                         absl::string_view cursor) override {
-    absl::StatusOr<std::optional<std::string>> resume = DecodeWalkCursor(cursor);
-    if (!resume.ok()) return resume.status();
     absl::StatusOr<FileInfo> info = Stat(path);
     if (!info.ok()) return info.status();
-    if (info->type != FileType::kDirectory) {
-      return std::unique_ptr<DirectoryWalker>(
-          PosixDirectoryWalker::ForSingle(*std::move(info), resume->has_value()));
+    std::unique_ptr<WalkDirectory> start;
+    if (info->type == FileType::kDirectory) {
+      absl::StatusOr<UniqueFd> dir = OpenBeneath(
+          root_.get(), path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "walk", path);
+      if (!dir.ok()) return dir.status();
+      start = std::make_unique<PosixWalkDirectory>(*std::move(dir), std::string(path));
     }
-    absl::StatusOr<UniqueFd> dir =
-        OpenBeneath(root_.get(), path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "walk", path);
-    if (!dir.ok()) return dir.status();
-    auto walker = std::make_unique<PosixDirectoryWalker>(std::string(path));
-    if (absl::Status s = walker->Init(*std::move(dir), *resume); !s.ok()) return s;
-    return std::unique_ptr<DirectoryWalker>(std::move(walker));
+    return NewTreeWalker(*std::move(info), std::move(start), cursor);
   }
 
   absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(
