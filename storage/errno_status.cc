@@ -64,4 +64,19 @@ absl::Status ResolveErrnoToStatus(int err, absl::string_view op, absl::string_vi
   return ErrnoToStatus(err, op, path);
 }
 
+absl::Status CheckRegularFile(FileType type, absl::string_view op, absl::string_view path) {
+  const std::string where = absl::StrCat(op, " ", PathForMessage(path), ": ");
+  switch (type) {
+    case FileType::kRegular:
+      return absl::OkStatus();
+    case FileType::kDirectory:
+      return absl::FailedPreconditionError(where + "is a directory");
+    case FileType::kSymlink:
+      return absl::InvalidArgumentError(where + "symlink in path");
+    case FileType::kOther:
+      break;
+  }
+  return absl::InvalidArgumentError(where + "not a regular file (FIFO, socket or device)");
+}
+
 }  // namespace ferry::storage

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "storage/file_system.h"
 
 namespace ferry::storage {
 
@@ -33,6 +34,12 @@ absl::Status ErrnoToStatus(int err, absl::string_view op, absl::string_view path
 // As ErrnoToStatus, for a failed openat2 resolution: EXDEV becomes INVALID_ARGUMENT
 // "path escapes root" instead of FAILED_PRECONDITION.
 absl::Status ResolveErrnoToStatus(int err, absl::string_view op, absl::string_view path);
+
+// OK for kRegular. Otherwise the refusal every backend gives when asked to open a
+// non-regular file for data: a directory is FAILED_PRECONDITION "is a directory"; a
+// symlink INVALID_ARGUMENT "symlink in path"; anything else (FIFO, socket, device)
+// INVALID_ARGUMENT, since opening it could block or have side effects.
+absl::Status CheckRegularFile(FileType type, absl::string_view op, absl::string_view path);
 
 }  // namespace ferry::storage
 

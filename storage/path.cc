@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -58,6 +59,21 @@ absl::string_view Dirname(absl::string_view path) {
 absl::string_view Basename(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+absl::Status ValidateSymlinkTarget(absl::string_view target, absl::string_view link_path) {
+  if (!target.empty() && target.size() <= kMaxPathBytes &&
+      target.find('\0') == absl::string_view::npos) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "symlink ", PathForMessage(link_path), ": target must be 1..4095 bytes without NUL"));
+}
+
+std::string TempFileName(absl::string_view target_base, uint64_t random) {
+  const std::string hex = absl::StrFormat("%016x", random);
+  const size_t room = kMaxNameBytes - kTempFilePrefix.size() - 1 - hex.size();
+  return absl::StrCat(kTempFilePrefix, target_base.substr(0, room), ".", hex);
 }
 
 std::string PathForMessage(absl::string_view path) {

@@ -16,6 +16,7 @@
 #define FERRY_STORAGE_PATH_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -44,6 +45,16 @@ absl::string_view Dirname(absl::string_view path);
 
 // "a/b/c" -> "c"; "a" -> "a"; "" -> "".
 absl::string_view Basename(absl::string_view path);
+
+// A symlink's text: 1..kMaxPathBytes bytes without NUL. It is stored, never resolved,
+// so anything else goes ("../../etc", "/abs"). INVALID_ARGUMENT naming `link_path`.
+absl::Status ValidateSymlinkTarget(absl::string_view target, absl::string_view link_path);
+
+// The name of a temporary file for `target_base` (a file name, no '/'):
+// ".ferry-tmp.<target_base>.<16 hex digits of random>", with target_base cut so the
+// whole name fits in kMaxNameBytes. The prefix lets orphans be found and removed.
+inline constexpr absl::string_view kTempFilePrefix = ".ferry-tmp.";
+std::string TempFileName(absl::string_view target_base, uint64_t random);
 
 // A quoted, C-escaped, length-capped rendering for status messages and logs, so hostile
 // names (newlines, NUL, 4 KiB of junk) cannot garble or flood a log line.

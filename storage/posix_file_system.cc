@@ -34,8 +34,6 @@ constexpr int kMaxOpenAttempts = 16;
 // fchmodat2 (Linux 6.6) is the only race-free chmod that never follows a final symlink;
 // Debian 12's headers predate it. New syscalls share one number on all architectures.
 constexpr long kSysFchmodat2 = 452;
-constexpr absl::string_view kTempPrefix = ".ferry-tmp.";
-constexpr int kTempRandomBytes = 8;
 constexpr int kMaxTempAttempts = 8;
 
 // --- Small syscall helpers -------------------------------------------------------------
@@ -116,16 +114,6 @@ absl::StatusOr<FileInfo> DescribeAt(int dirfd, absl::string_view name,
   return info;
 }
 
-// Only regular files may be opened for data: a FIFO would block, a device could have
-// side effects on open, a directory has no bytes to copy.
-absl::Status CheckRegular(mode_t mode, absl::string_view op, absl::string_view path) {
-  if (S_ISREG(mode)) return absl::OkStatus();
-  const std::string where = absl::StrCat(op, " ", PathForMessage(path), ": ");
-  if (S_ISDIR(mode)) return absl::FailedPreconditionError(where + "is a directory");
-  if (S_ISLNK(mode)) return absl::InvalidArgumentError(where + "symlink in path");
-  return absl::InvalidArgumentError(where + "not a regular file (FIFO, socket or device)");
-}
-
 absl::Status ClearNonBlocking(int fd, absl::string_view op, absl::string_view path) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
@@ -134,22 +122,17 @@ absl::Status ClearNonBlocking(int fd, absl::string_view op, absl::string_view pa
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RandomHex() {
-  char bytes[kTempRandomBytes];
+absl::StatusOr<uint64_t> RandomU64() {
+  uint64_t value;
+  char* bytes = reinterpret_cast<char*>(&value);
   size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+  while (got < sizeof value) {
+    ssize_t n = getrandom(bytes + got, sizeof value - got, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoToStatus(errno, "getrandom", "");
     got += static_cast<size_t>(n);
   }
-  return absl::BytesToHexString(absl::string_view(bytes, sizeof bytes));
-}
-
-// ".ferry-tmp.<target>.<hex>", with <target> cut so the name fits in NAME_MAX.
-std::string TempName(absl::string_view target_base, absl::string_view hex) {
-  const size_t room = kMaxNameBytes - kTempPrefix.size() - 1 - hex.size();
-  return absl::StrCat(kTempPrefix, target_base.substr(0, room), ".", hex);
+  return value;
 }
 
 // --- Files -----------------------------------------------------------------------------
@@ -380,9 +363,9 @@ class PosixFileSystem : public FileSystem {
     absl::StatusOr<UniqueFd> parent = OpenParent(target_path, "create temp");
     if (!parent.ok()) return parent.status();
     for (int attempt = 1;; ++attempt) {
-      absl::StatusOr<std::string> hex = RandomHex();
-      if (!hex.ok()) return hex.status();
-      const std::string name = TempName(Basename(target_path), *hex);
+      absl::StatusOr<uint64_t> random = RandomU64();
+      if (!random.ok()) return random.status();
+      const std::string name = TempFileName(Basename(target_path), *random);
       const std::string path = JoinPath(Dirname(target_path), name);
       absl::StatusOr<UniqueFd> fd =
           OpenBeneath(parent->get(), name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
@@ -497,16 +480,6 @@ class PosixFileSystem : public FileSystem {
     return static_cast<long>(ns - static_cast<int64_t>(FloorDiv(ns)) * 1000000000);
   }
 
-  static absl::Status ValidateSymlinkTarget(absl::string_view target,
-                                            absl::string_view path) {
-    if (!target.empty() && target.size() <= kMaxPathBytes &&
-        target.find('\0') == absl::string_view::npos) {
-      return absl::OkStatus();
-    }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "symlink ", PathForMessage(path), ": target must be 1..4095 bytes without NUL"));
-  }
-
   // An O_PATH descriptor of the directory holding `path` (which is not "").
   absl::StatusOr<UniqueFd> OpenParent(absl::string_view path, absl::string_view op) {
     return OpenBeneath(root_.get(), Dirname(path), O_PATH | O_DIRECTORY, op, path);
@@ -514,23 +487,20 @@ class PosixFileSystem : public FileSystem {
 
   absl::StatusOr<UniqueFd> OpenRegular(absl::string_view path, int access,
                                        absl::string_view op) {
-    if (absl::Status s = ValidateNonRootPath(path); !s.ok()) {
-      return path.empty() ? absl::FailedPreconditionError(absl::StrCat(
-                                op, " \"\": the root is a directory"))
-                          : s;
-    }
+    if (path.empty()) return CheckRegularFile(FileType::kDirectory, op, path);
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
     absl::StatusOr<UniqueFd> parent = OpenParent(path, op);
     if (!parent.ok()) return parent.status();
     const absl::string_view name = Basename(path);
     struct stat st;
     if (absl::Status s = LstatAt(parent->get(), name, &st, op, path); !s.ok()) return s;
-    if (absl::Status s = CheckRegular(st.st_mode, op, path); !s.ok()) return s;
+    if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
     // Checked again on the descriptor: the entry may have been swapped since the lstat.
     absl::StatusOr<UniqueFd> fd = OpenBeneath(
         parent->get(), name, access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, op, path);
     if (!fd.ok()) return fd.status();
     if (absl::Status s = Fstat(fd->get(), &st, op, path); !s.ok()) return s;
-    if (absl::Status s = CheckRegular(st.st_mode, op, path); !s.ok()) return s;
+    if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
     if (absl::Status s = ClearNonBlocking(fd->get(), op, path); !s.ok()) return s;
     return fd;
   }

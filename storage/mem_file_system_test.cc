@@ -1,0 +1,153 @@
+// What only the fake has: its durability model (DropUnsyncedData), capacity, special
+// files. Shared semantics are tested against both backends in the conformance suite.
+#include "storage/mem_file_system.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/path.h"
+#include "storage/test_util.h"
+
+namespace ferry::storage {
+namespace {
+
+using absl::StatusCode;
+using ::testing::ElementsAre;
+using testing::ReadAll;
+using testing::WalkAll;
+using testing::WriteFile;
+
+// Writes `data` to a new temporary file beside `path` and renames it there, syncing
+// only what the flags say: the steps whose omission a crash test must catch.
+void Commit(MemFileSystem& fs, const std::string& path, const std::string& data,
+            bool sync_file, bool sync_dir) {
+  absl::StatusOr<TempFile> t = fs.CreateTemp(path);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(t->file->WriteAt(0, data).ok());
+  if (sync_file) {
+    ASSERT_TRUE(t->file->Sync().ok());
+  }
+  ASSERT_TRUE(t->file->Close().ok());
+  ASSERT_TRUE(fs.Rename(t->path, path, CommitMode::kReplace).ok());
+  if (sync_dir) {
+    ASSERT_TRUE(fs.SyncDir(std::string(Dirname(path))).ok());
+  }
+}
+
+TEST(MemFileSystemCrashTest, FullySyncedCommitSurvives) {
+  MemFileSystem fs;
+  Commit(fs, "f", "data", /*sync_file=*/true, /*sync_dir=*/true);
+  fs.DropUnsyncedData();
+  EXPECT_EQ(*ReadAll(fs, "f"), "data");
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("f"));  // No temporary left behind.
+}
+
+TEST(MemFileSystemCrashTest, UnsyncedDataIsLostButEntrySurvives) {
+  MemFileSystem fs;
+  Commit(fs, "f", "data", /*sync_file=*/false, /*sync_dir=*/true);
+  fs.DropUnsyncedData();
+  EXPECT_EQ(*ReadAll(fs, "f"), "");  // The classic rename-without-fsync bug.
+}
+
+TEST(MemFileSystemCrashTest, UnsyncedDirectoryLosesRenameAndCreate) {
+  MemFileSystem fs;
+  Commit(fs, "f", "data", /*sync_file=*/true, /*sync_dir=*/false);
+  fs.DropUnsyncedData();
+  EXPECT_EQ(fs.Stat("f").status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre());
+}
+
+TEST(MemFileSystemCrashTest, ReplacedTargetComesBackIfRenameNotSynced) {
+  MemFileSystem fs;
+  Commit(fs, "f", "old", true, true);
+  Commit(fs, "f", "new", true, false);
+  fs.DropUnsyncedData();
+  EXPECT_EQ(*ReadAll(fs, "f"), "old");
+}
+
+TEST(MemFileSystemCrashTest, RemoveIsUndoneWithoutSyncDir) {
+  MemFileSystem fs;
+  Commit(fs, "f", "x", true, true);
+  ASSERT_TRUE(fs.Remove("f").ok());
+  fs.DropUnsyncedData();
+  EXPECT_EQ(*ReadAll(fs, "f"), "x");
+  ASSERT_TRUE(fs.Remove("f").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  fs.DropUnsyncedData();
+  EXPECT_EQ(fs.Stat("f").status().code(), StatusCode::kNotFound);
+}
+
+TEST(MemFileSystemCrashTest, OverwriteAfterSyncRevertsToSyncedBytes) {
+  MemFileSystem fs;
+  Commit(fs, "f", "0123456789", true, true);
+  auto w = fs.OpenForWrite("f");
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->WriteAt(2, "xx").ok());
+  ASSERT_TRUE((*w)->Truncate(5).ok());
+  EXPECT_EQ(*ReadAll(fs, "f"), "01xx4");
+  fs.DropUnsyncedData();
+  EXPECT_EQ(*ReadAll(fs, "f"), "0123456789");
+}
+
+TEST(MemFileSystemCrashTest, NewDirectoryNeedsParentSync) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("a/b", 0755).ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());  // "a" is durable, "a/b" is not.
+  fs.DropUnsyncedData();
+  EXPECT_TRUE(fs.Stat("a").ok());
+  EXPECT_EQ(fs.Stat("a/b").status().code(), StatusCode::kNotFound);
+}
+
+TEST(MemFileSystemCrashTest, SyncAllMakesEverythingDurable) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("a/b", 0755).ok());
+  ASSERT_TRUE(WriteFile(fs, "a/b/f", "x").ok());
+  ASSERT_TRUE(fs.CreateSymlink("f", "a/b/l").ok());
+  fs.SyncAll();
+  fs.DropUnsyncedData();
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("a", "a/b", "a/b/f", "a/b/l"));
+}
+
+TEST(MemFileSystemTest, CapacityIsEnforcedAndReported) {
+  MemFileSystem fs(/*capacity_bytes=*/10);
+  absl::StatusOr<TempFile> t = fs.CreateTemp("f");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "12345678").ok());
+  EXPECT_EQ(fs.FreeSpace()->available_bytes, 2u);
+  EXPECT_EQ(t->file->WriteAt(8, "abc").code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(t->file->WriteAt(0, "abcdefgh").ok());  // Overwrite needs no new space.
+  ASSERT_TRUE(t->file->Truncate(1 << 20).ok());        // A hole needs none either.
+  ASSERT_TRUE(fs.Remove(t->path).ok());
+  EXPECT_EQ(fs.FreeSpace()->available_bytes, 10u);
+}
+
+TEST(MemFileSystemTest, ExtentsTrackWrittenRegions) {
+  MemFileSystem fs;
+  absl::StatusOr<TempFile> t = fs.CreateTemp("f");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "aa").ok());
+  ASSERT_TRUE(t->file->WriteAt(100, "bb").ok());
+  ASSERT_TRUE(t->file->WriteAt(102, "cc").ok());  // Touching: merged.
+  auto r = fs.OpenForRead(t->path);
+  ASSERT_TRUE(r.ok());
+  auto extents = (*r)->DataExtents(0, 1000);
+  ASSERT_TRUE(extents.ok());
+  ASSERT_EQ(extents->size(), 2u);
+  EXPECT_EQ((*extents)[0].offset, 0u);
+  EXPECT_EQ((*extents)[0].length, 2u);
+  EXPECT_EQ((*extents)[1].offset, 100u);
+  EXPECT_EQ((*extents)[1].length, 4u);
+  extents = (*r)->DataExtents(101, 2);
+  ASSERT_EQ(extents->size(), 1u);
+  EXPECT_EQ((*extents)[0].offset, 101u);
+  EXPECT_EQ((*extents)[0].length, 2u);
+}
+
+TEST(MemFileSystemTest, SpecialFilesAreRefused) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.MakeSpecialFile("fifo").ok());
+  EXPECT_EQ(fs.Stat("fifo")->type, FileType::kOther);
+  EXPECT_EQ(fs.OpenForRead("fifo").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ferry::storage
