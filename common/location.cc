@@ -66,6 +66,12 @@ std::string FormatLocation(const v1::Location& location) {
   return absl::StrCat(location.cluster(), ":", location.path());
 }
 
+absl::StatusOr<std::string> RootRelativePath(absl::string_view path,
+                                             absl::string_view field) {
+  if (absl::Status s = ValidateAbsolutePath(path, field); !s.ok()) return s;
+  return std::string(path.substr(1));
+}
+
 std::string JoinPath(absl::string_view dir, absl::string_view relative) {
   if (relative.empty()) return std::string(dir);
   if (!dir.empty() && dir.back() == '/') return absl::StrCat(dir, relative);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/common.pb.h"
 
@@ -24,6 +25,11 @@ absl::Status ValidateLocation(const v1::Location& location, absl::string_view fi
 
 // "cluster:/path".
 std::string FormatLocation(const v1::Location& location);
+
+// The storage-root-relative form of a validated absolute cluster path: "/a/b" -> "a/b",
+// "/" -> "". INVALID_ARGUMENT (naming `field`) for a path ValidateAbsolutePath refuses.
+absl::StatusOr<std::string> RootRelativePath(absl::string_view path,
+                                             absl::string_view field);
 
 // Joins an absolute directory and a relative path ("" returns `dir`).
 std::string JoinPath(absl::string_view dir, absl::string_view relative);

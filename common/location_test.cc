@@ -52,6 +52,9 @@ TEST(LocationTest, FormatsAndJoins) {
   EXPECT_EQ(JoinPath("/dst", ""), "/dst");
   EXPECT_EQ(JoinPath("/dst", "a/b"), "/dst/a/b");
   EXPECT_EQ(JoinPath("/", "a"), "/a");
+  EXPECT_EQ(*RootRelativePath("/", "p"), "");
+  EXPECT_EQ(*RootRelativePath("/a/b", "p"), "a/b");
+  EXPECT_FALSE(RootRelativePath("a/b", "p").ok());
 }
 
 }  // namespace

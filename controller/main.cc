@@ -1,0 +1,113 @@
+// controller: one per cluster. Serves CopyService (users) and WorkerService (copyd),
+// keeps every transfer, file and task in RocksDB under --data_dir, plans sources into
+// tasks and leases them to the cluster's copyd workers.
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "common/process.h"
+#include "common/server_util.h"
+#include "controller/planning_loop.h"
+#include "controller/services.h"
+#include "controller/source_lister.h"
+#include "controller/store.h"
+#include "controller/transfer_manager.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(std::string, cluster, "local", "Name of the cluster this controller owns.");
+ABSL_FLAG(std::string, data_dir, "", "Directory of the RocksDB database (required).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve gRPC on; port 0 picks one.");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port here once serving.");
+ABSL_FLAG(absl::Duration, lease_duration, absl::Seconds(30),
+          "How long a task lease lasts without a heartbeat.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1),
+          "How often workers are asked to heartbeat.");
+ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
+          "A worker silent this long loses its leases.");
+ABSL_FLAG(int, max_attempts, 5, "Attempts per task before its files fail.");
+ABSL_FLAG(int, max_files_per_task, 256, "Small files batched into one task, at most.");
+
+namespace ferry::controller {
+namespace {
+
+ManagerOptions OptionsFromFlags() {
+  ManagerOptions options;
+  options.cluster = absl::GetFlag(FLAGS_cluster);
+  options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.worker_timeout = absl::GetFlag(FLAGS_worker_timeout);
+  options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  options.plan_limits.max_files_per_task = absl::GetFlag(FLAGS_max_files_per_task);
+  return options;
+}
+
+int Run() {
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty()) {
+    LOG(ERROR) << "--data_dir is required";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(data_dir);
+  if (!store.ok()) {
+    LOG(ERROR) << "cannot open store: " << store.status();
+    return 1;
+  }
+  RealClock clock;
+  TransferManager manager(store->get(), &clock, OptionsFromFlags());
+  if (absl::Status s = manager.Recover(); !s.ok()) {
+    LOG(ERROR) << "recovery failed: " << s;
+    return 1;
+  }
+  GrpcSourceLister lister(absl::Seconds(30));
+  PlanningLoop planning(&manager, &lister, &clock);
+
+  CopyServiceImpl copy_service(&manager);
+  WorkerServiceImpl worker_service(&manager);
+  ConfigureCommonServerOptions();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
+  builder.RegisterService(&copy_service);
+  builder.RegisterService(&worker_service);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartServer(builder, &port, absl::GetFlag(FLAGS_listen));
+  if (!server.ok()) {
+    LOG(ERROR) << server.status();
+    return 1;
+  }
+  planning.Start();
+  absl::Notification stop_housekeeping;
+  std::thread housekeeping([&] {
+    while (!stop_housekeeping.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
+      manager.ExpireWorkersAndLeases();
+    }
+  });
+  if (absl::Status s = WritePortFile(absl::GetFlag(FLAGS_port_file), port); !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  LOG(INFO) << "controller of cluster '" << manager.options().cluster << "' serving on port "
+            << port << ", data in " << data_dir;
+
+  const int signal_number = WaitForTerminationSignal();
+  LOG(INFO) << "signal " << signal_number << ": shutting down";
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  planning.Stop();
+  stop_housekeeping.Notify();
+  housekeeping.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace ferry::controller
+
+int main(int argc, char** argv) {
+  ferry::InitDaemon(argc, argv,
+                    "controller --data_dir=DIR [--cluster=NAME] [--listen=HOST:PORT] "
+                    "[--port_file=FILE]");
+  return ferry::controller::Run();
+}

@@ -1,0 +1,60 @@
+// PlanningLoop: the controller's thread that lists sources and turns them into tasks.
+//
+// For each transfer that needs planning it stats the source through a copyd of the
+// source cluster, then streams DataService.List from the checkpointed cursor, persisting
+// each page's tasks together with the new cursor in one batch (TransferManager::
+// AddPlannedEntries). A controller killed mid-listing resumes from the last cursor.
+// Memory is one listing page, whatever the tree's size. Retryable failures (no worker
+// yet, copyd unreachable) put the transfer back after a backoff and record why it is
+// stalled; permanent ones (source missing, directory without recursive) fail it.
+//
+// Thread safety: Start/Stop from one thread; PlanOnce is for tests and the loop.
+#ifndef FERRY_CONTROLLER_PLANNING_LOOP_H_
+#define FERRY_CONTROLLER_PLANNING_LOOP_H_
+
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "controller/source_lister.h"
+#include "controller/transfer_manager.h"
+
+namespace ferry::controller {
+
+class PlanningLoop {
+ public:
+  // All pointers must outlive the loop.
+  PlanningLoop(TransferManager* manager, SourceLister* lister, const Clock* clock);
+  ~PlanningLoop();
+
+  void Start();
+  void Stop();
+
+  enum class Outcome { kDone, kRetryLater };
+  // Plans one transfer as far as possible.
+  Outcome PlanOnce(const std::string& transfer_id);
+
+ private:
+  void Run();
+  Outcome Retry(const std::string& id, const std::string& reason);
+  Outcome PlanRoot(const std::string& id, const TransferRecord& record,
+                   const std::string& address);
+  Outcome Conclude(const std::string& id, const absl::Status& status,
+                   const std::string& what);
+
+  TransferManager* const manager_;
+  SourceLister* const lister_;
+  const Clock* const clock_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Transfers waiting out a backoff before the next planning attempt.
+  std::vector<std::pair<absl::Time, std::string>> delayed_;
+};
+
+}  // namespace ferry::controller
+
+#endif  // FERRY_CONTROLLER_PLANNING_LOOP_H_

@@ -1,0 +1,187 @@
+#include "controller/services.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "common/grpc_status.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/alarm.h"
+
+namespace ferry::controller {
+namespace {
+
+std::string PrincipalOf(const grpc::CallbackServerContext* /*context*/) {
+  return "anonymous";
+}
+
+// Finishes a unary call with `result`, copying the value into `response` on success.
+template <typename Response>
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  absl::StatusOr<Response> result, Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) *response = std::move(*result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+bool IsTerminal(v1::TransferState state) {
+  return state == v1::TRANSFER_STATE_SUCCEEDED || state == v1::TRANSFER_STATE_FAILED ||
+         state == v1::TRANSFER_STATE_CANCELLED;
+}
+
+// Streams a transfer's events: polls the manager every `interval` and writes an event
+// when something changed. One write is outstanding at a time, the next poll is armed
+// only after the previous write completed, and the reactor deletes itself in OnDone.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
+ public:
+  WatchReactor(TransferManager* manager, std::string id, absl::Duration interval)
+      : manager_(manager), id_(std::move(id)), interval_(interval) {
+    Poll();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    if (IsTerminal(last_.state())) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    ArmPoll();
+  }
+
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override { delete this; }
+
+ private:
+  void ArmPoll() {
+    alarm_.Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(interval_),
+               [this](bool) { Poll(); });
+  }
+
+  void Poll() {
+    if (cancelled_) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+      return;
+    }
+    absl::StatusOr<v1::Transfer> transfer = manager_->GetTransfer(id_);
+    if (!transfer.ok()) {
+      Finish(ToGrpcStatus(transfer.status()));
+      return;
+    }
+    v1::TransferEvent::Kind kind = KindOfChange(*transfer);
+    if (kind == v1::TransferEvent::KIND_UNSPECIFIED) {
+      ArmPoll();
+      return;
+    }
+    event_.Clear();
+    event_.set_kind(kind);
+    if (kind == v1::TransferEvent::KIND_ERROR) {
+      *event_.mutable_error() = *transfer->errors().rbegin();
+    }
+    *event_.mutable_transfer() = *transfer;
+    *event_.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    last_ = std::move(*transfer);
+    sent_any_ = true;
+    StartWrite(&event_);
+  }
+
+  v1::TransferEvent::Kind KindOfChange(const v1::Transfer& now) const {
+    if (!sent_any_) return v1::TransferEvent::KIND_SNAPSHOT;
+    if (now.state() != last_.state()) return v1::TransferEvent::KIND_STATE_CHANGE;
+    if (now.errors_size() > 0 &&
+        (last_.errors_size() == 0 ||
+         !google::protobuf::util::MessageDifferencer::Equals(*now.errors().rbegin(),
+                                                             *last_.errors().rbegin()))) {
+      return v1::TransferEvent::KIND_ERROR;
+    }
+    const v1::TransferProgress& a = now.progress();
+    const v1::TransferProgress& b = last_.progress();
+    if (a.files_total() != b.files_total() || a.files_done() != b.files_done() ||
+        a.bytes_done() != b.bytes_done() || a.files_failed() != b.files_failed() ||
+        a.files_skipped() != b.files_skipped() || now.stalled_reason() != last_.stalled_reason()) {
+      return v1::TransferEvent::KIND_PROGRESS;
+    }
+    return v1::TransferEvent::KIND_UNSPECIFIED;
+  }
+
+  TransferManager* const manager_;
+  const std::string id_;
+  const absl::Duration interval_;
+  grpc::Alarm alarm_;
+  std::atomic<bool> cancelled_{false};
+  bool sent_any_ = false;
+  v1::Transfer last_;
+  v1::TransferEvent event_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CopyServiceImpl::CreateTransfer(
+    grpc::CallbackServerContext* context, const v1::CreateTransferRequest* request,
+    v1::Transfer* response) {
+  return Respond(context, manager_->CreateTransfer(PrincipalOf(context), *request),
+                 response);
+}
+
+grpc::ServerUnaryReactor* CopyServiceImpl::GetTransfer(
+    grpc::CallbackServerContext* context, const v1::GetTransferRequest* request,
+    v1::Transfer* response) {
+  if (request->id().empty()) {
+    return Respond(context, absl::StatusOr<v1::Transfer>(absl::InvalidArgumentError("id: required")),
+                   response);
+  }
+  return Respond(context, manager_->GetTransfer(request->id()), response);
+}
+
+grpc::ServerUnaryReactor* CopyServiceImpl::ListTransfers(
+    grpc::CallbackServerContext* context, const v1::ListTransfersRequest* request,
+    v1::ListTransfersResponse* response) {
+  return Respond(context, manager_->ListTransfers(PrincipalOf(context), *request),
+                 response);
+}
+
+grpc::ServerUnaryReactor* CopyServiceImpl::CancelTransfer(
+    grpc::CallbackServerContext* context, const v1::CancelTransferRequest* request,
+    v1::Transfer* response) {
+  return Respond(context,
+                 manager_->CancelTransfer(PrincipalOf(context), request->id(),
+                                          request->reason()),
+                 response);
+}
+
+grpc::ServerWriteReactor<v1::TransferEvent>* CopyServiceImpl::WatchTransfer(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchTransferRequest* request) {
+  int interval_ms = request->min_interval_ms() == 0 ? 1000 : request->min_interval_ms();
+  interval_ms = std::max(interval_ms, 100);
+  return new WatchReactor(manager_, request->id(), absl::Milliseconds(interval_ms));
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
+    grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  return Respond(context, manager_->RegisterWorker(*request), response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(
+    grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
+    v1::HeartbeatResponse* response) {
+  return Respond(context, manager_->Heartbeat(*request), response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseTasks(
+    grpc::CallbackServerContext* context, const v1::LeaseTasksRequest* request,
+    v1::LeaseTasksResponse* response) {
+  return Respond(context, manager_->LeaseTasks(*request), response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReportTasks(
+    grpc::CallbackServerContext* context, const v1::ReportTasksRequest* request,
+    v1::ReportTasksResponse* response) {
+  return Respond(context, manager_->ReportTasks(*request), response);
+}
+
+}  // namespace ferry::controller

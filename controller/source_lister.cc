@@ -1,0 +1,55 @@
+#include "controller/source_lister.h"
+
+#include "common/grpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace ferry::controller {
+
+GrpcSourceLister::GrpcSourceLister(absl::Duration rpc_timeout)
+    : rpc_timeout_(rpc_timeout) {}
+
+v1::DataService::StubInterface* GrpcSourceLister::StubFor(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    // Plaintext until the auth issue brings mTLS to every channel.
+    stub = v1::DataService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+absl::StatusOr<v1::FileInfo> GrpcSourceLister::Stat(const std::string& address,
+                                                    const std::string& path) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + rpc_timeout_));
+  v1::StatRequest request;
+  request.set_path(path);
+  v1::FileInfo info;
+  grpc::Status status = StubFor(address)->Stat(&context, request, &info);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return info;
+}
+
+absl::Status GrpcSourceLister::List(const std::string& address, const std::string& path,
+                                    const std::string& cursor,
+                                    const PageCallback& on_page) {
+  grpc::ClientContext context;
+  v1::ListRequest request;
+  request.set_path(path);
+  request.set_cursor(cursor);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::ListResponse>> reader =
+      StubFor(address)->List(&context, request);
+  v1::ListResponse page;
+  while (reader->Read(&page)) {
+    if (absl::Status status = on_page(page); !status.ok()) {
+      context.TryCancel();
+      reader->Finish();
+      return status;
+    }
+  }
+  return FromGrpcStatus(reader->Finish());
+}
+
+}  // namespace ferry::controller

@@ -1,0 +1,87 @@
+// Store: the controller's RocksDB database, its column families and key encoding.
+//
+// Every state change of the controller is one WriteBatch applied through Commit, so a
+// controller killed at any instant restarts into a consistent state. Durability is
+// chosen per batch: kSynced fsyncs the WAL before returning (used before acknowledging
+// a CreateTransfer or a cancel); kProcessCrashSafe leaves the WAL in the OS page cache,
+// which survives SIGKILL of the controller but not a machine crash (used for the
+// high-rate task transitions, whose loss only repeats idempotent work).
+//
+// Column families and keys (all keys are byte strings that sort in scan order):
+//   transfers    TransferKey(id)                         -> TransferRecord
+//   request_ids  user \0 request_id                      -> transfer id
+//   tasks        transfer id / %016x seq                 -> TaskRecord
+//   queue        (255 - priority) %016x transfer_number / %016x seq -> task key
+//   leases       task key                                -> "" (task is LEASED)
+//   meta         "schema_version", "next_transfer_number"
+//
+// Thread safety: Store is safe for concurrent use (RocksDB is); callers serialize
+// their read-modify-write sequences themselves.
+#ifndef FERRY_CONTROLLER_STORE_H_
+#define FERRY_CONTROLLER_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace ferry::controller {
+
+enum class Family { kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases };
+
+enum class Durability { kSynced, kProcessCrashSafe };
+
+inline constexpr int kSchemaVersion = 1;
+
+std::string TransferId(uint64_t number);
+std::string TaskKey(absl::string_view transfer_id, uint64_t seq);
+std::string QueueKey(int priority, uint64_t transfer_number, uint64_t seq);
+std::string RequestIdKey(absl::string_view user, absl::string_view request_id);
+
+class Store {
+ public:
+  // Opens (creating if needed) the database in `dir`. FAILED_PRECONDITION if it was
+  // written by a newer schema; UNAVAILABLE if RocksDB cannot open it (locked by another
+  // controller, I/O error).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
+  ~Store();
+
+  rocksdb::ColumnFamilyHandle* Handle(Family family) const;
+
+  // Reads one record. NOT_FOUND if absent; DATA_LOSS if it does not parse.
+  absl::Status Get(Family family, absl::string_view key,
+                   google::protobuf::Message* record) const;
+  absl::StatusOr<std::string> GetRaw(Family family, absl::string_view key) const;
+
+  // Adds a Put of `record` to `batch`.
+  void Put(rocksdb::WriteBatch* batch, Family family, absl::string_view key,
+           const google::protobuf::Message& record) const;
+
+  absl::Status Commit(rocksdb::WriteBatch* batch, Durability durability);
+
+  // An iterator over one column family (caller owns it).
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Family family) const;
+
+ private:
+  Store(std::unique_ptr<rocksdb::DB> db,
+        std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  absl::Status CheckSchema();
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // Indexed by Family.
+};
+
+// Converts a RocksDB status: busy/IO errors are UNAVAILABLE (retry), corruption is
+// DATA_LOSS.
+absl::Status FromRocksStatus(const rocksdb::Status& status, absl::string_view what);
+
+}  // namespace ferry::controller
+
+#endif  // FERRY_CONTROLLER_STORE_H_

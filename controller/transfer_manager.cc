@@ -1,0 +1,838 @@
+#include "controller/transfer_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/location.h"
+#include "glog/logging.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace ferry::controller {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr size_t kMaxRequestIdLength = 128;
+constexpr int kMaxDestinations = 16;
+constexpr int kMaxLabels = 16;
+constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultPageSize = 100;
+constexpr absl::Duration kRateWindow = absl::Seconds(10);
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+}
+
+bool IsTerminal(v1::TransferState state) {
+  return state == v1::TRANSFER_STATE_SUCCEEDED || state == v1::TRANSFER_STATE_FAILED ||
+         state == v1::TRANSFER_STATE_CANCELLED;
+}
+
+absl::Status ValidateRequestId(const std::string& request_id) {
+  if (request_id.empty()) return absl::InvalidArgumentError("request_id: required");
+  if (request_id.size() > kMaxRequestIdLength) {
+    return absl::InvalidArgumentError("request_id: longer than 128 characters");
+  }
+  for (char c : request_id) {
+    if (!absl::ascii_isgraph(c)) {
+      return absl::InvalidArgumentError("request_id: only printable ASCII allowed");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLabels(const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > kMaxLabels) return absl::InvalidArgumentError("labels: more than 16");
+  for (const auto& [key, value] : labels) {
+    if (key.empty() || key.size() > 63) {
+      return absl::InvalidArgumentError(absl::StrCat("labels: key '", key,
+                                                     "' must be 1-63 characters"));
+    }
+    for (char c : key) {
+      if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '_' && c != '.' &&
+          c != '-') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("labels: key '", key, "' may only hold a-z 0-9 _ . -"));
+      }
+    }
+    if (value.size() > 256) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("labels: value of '", key, "' longer than 256 bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The request fields a retry must repeat exactly to be the same request.
+v1::CreateTransferRequest Normalized(const v1::CreateTransferRequest& request) {
+  v1::CreateTransferRequest copy = request;
+  if (copy.overwrite() == v1::OVERWRITE_POLICY_UNSPECIFIED) {
+    copy.set_overwrite(v1::OVERWRITE_POLICY_NEVER);
+  }
+  if (copy.priority() == v1::PRIORITY_CLASS_UNSPECIFIED) {
+    copy.set_priority(v1::PRIORITY_CLASS_BATCH);
+  }
+  return copy;
+}
+
+v1::CreateTransferRequest RequestOf(const v1::Transfer& transfer) {
+  v1::CreateTransferRequest request;
+  request.set_request_id(transfer.request_id());
+  *request.mutable_source() = transfer.source();
+  *request.mutable_destinations() = transfer.destinations();
+  request.set_recursive(transfer.recursive());
+  request.set_overwrite(transfer.overwrite());
+  *request.mutable_preserve() = transfer.preserve();
+  request.set_priority(transfer.priority());
+  *request.mutable_labels() = transfer.labels();
+  request.set_dry_run(transfer.dry_run());
+  request.set_verify_checksum_for_skip(transfer.verify_checksum_for_skip());
+  return request;
+}
+
+absl::Status StatusOf(int32_t code, const std::string& message) {
+  return absl::Status(static_cast<absl::StatusCode>(code), message);
+}
+
+// A source that changed while it was copied is copied again from scratch.
+bool IsSourceChanged(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition &&
+         absl::StrContains(status.message(), "source changed");
+}
+
+bool MatchesFilter(const v1::Transfer& transfer, const std::string& user,
+                   const v1::ListTransfersRequest& request) {
+  if (!user.empty() && transfer.user() != user) return false;
+  if (!request.states().empty() &&
+      std::find(request.states().begin(), request.states().end(), transfer.state()) ==
+          request.states().end()) {
+    return false;
+  }
+  for (const auto& [key, value] : request.labels()) {
+    auto it = transfer.labels().find(key);
+    if (it == transfer.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TransferManager::TransferManager(Store* store, const Clock* clock, ManagerOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+absl::Status TransferManager::Recover() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> next = store_->GetRaw(Family::kMeta, "next_transfer_number");
+  if (next.ok() && !absl::SimpleAtoi(*next, &next_transfer_number_)) {
+    return absl::DataLossError("meta next_transfer_number does not parse");
+  }
+  if (!next.ok() && !absl::IsNotFound(next.status())) return next.status();
+
+  const absl::Time expiry = clock_->Now() + options_.lease_duration;
+  std::unique_ptr<rocksdb::Iterator> leases = store_->NewIterator(Family::kLeases);
+  for (leases->SeekToFirst(); leases->Valid(); leases->Next()) {
+    TaskRecord task;
+    const std::string key = leases->key().ToString();
+    if (absl::Status s = store_->Get(Family::kTasks, key, &task); !s.ok()) return s;
+    leases_[key] = Lease{task.lease_generation(), task.worker_id(), expiry};
+  }
+  std::unique_ptr<rocksdb::Iterator> transfers = store_->NewIterator(Family::kTransfers);
+  for (transfers->SeekToFirst(); transfers->Valid(); transfers->Next()) {
+    TransferRecord record;
+    if (!record.ParseFromString(transfers->value().ToString())) {
+      return absl::DataLossError(absl::StrCat("unparsable transfer ",
+                                              transfers->key().ToString()));
+    }
+    if (!IsTerminal(record.transfer().state()) &&
+        !record.transfer().progress().listing_complete()) {
+      planning_queue_.push_back(record.transfer().id());
+    }
+  }
+  LOG(INFO) << "recovered " << leases_.size() << " leases and " << planning_queue_.size()
+            << " transfers to plan";
+  return absl::OkStatus();
+}
+
+absl::Status TransferManager::ValidateCreate(const v1::CreateTransferRequest& request) const {
+  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
+  if (!request.has_source()) return absl::InvalidArgumentError("source: required");
+  if (absl::Status s = ValidateLocation(request.source(), "source"); !s.ok()) return s;
+  if (request.destinations().empty()) {
+    return absl::InvalidArgumentError("destinations: at least one is required");
+  }
+  if (request.destinations_size() > kMaxDestinations) {
+    return absl::InvalidArgumentError("destinations: at most 16");
+  }
+  for (int i = 0; i < request.destinations_size(); ++i) {
+    const std::string field = absl::StrCat("destinations[", i, "]");
+    if (absl::Status s = ValidateLocation(request.destinations(i), field); !s.ok()) return s;
+    if (request.destinations(i).cluster() != options_.cluster) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ".cluster: this controller owns cluster '", options_.cluster,
+          "'; send the transfer to the controller of '",
+          request.destinations(i).cluster(), "'"));
+    }
+  }
+  if (request.destinations_size() > 1) {
+    return absl::UnimplementedError(
+        "destinations: copies to several destinations (the copy tree) are not supported "
+        "by this controller version; submit one transfer per destination");
+  }
+  if (request.source().cluster() != options_.cluster) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "source.cluster: unknown cluster '", request.source().cluster(),
+        "'; this controller reaches only '", options_.cluster, "'"));
+  }
+  const std::string& source = request.source().path();
+  const std::string& destination = request.destinations(0).path();
+  if (source == destination || source == "/" ||
+      absl::StartsWith(destination, absl::StrCat(source, "/"))) {
+    return absl::InvalidArgumentError(
+        "destinations[0].path: must not be the source or lie inside it");
+  }
+  return ValidateLabels(request.labels());
+}
+
+absl::StatusOr<v1::Transfer> TransferManager::CreateTransfer(
+    const std::string& user, const v1::CreateTransferRequest& raw_request) {
+  if (absl::Status s = ValidateCreate(raw_request); !s.ok()) return s;
+  const v1::CreateTransferRequest request = Normalized(raw_request);
+  absl::MutexLock lock(&mu_);
+  const std::string request_key = RequestIdKey(user, request.request_id());
+  absl::StatusOr<std::string> existing = store_->GetRaw(Family::kRequestIds, request_key);
+  if (existing.ok()) {
+    TransferRecord record;
+    if (absl::Status s = LoadTransfer(*existing, &record); !s.ok()) return s;
+    if (!google::protobuf::util::MessageDifferencer::Equals(RequestOf(record.transfer()),
+                                                            request)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "request_id: '", request.request_id(), "' was used for a different request (",
+          record.transfer().id(), ")"));
+    }
+    FillLiveFields(record.mutable_transfer());
+    return record.transfer();
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  TransferRecord record;
+  record.set_number(next_transfer_number_);
+  v1::Transfer* transfer = record.mutable_transfer();
+  transfer->set_id(TransferId(record.number()));
+  transfer->set_request_id(request.request_id());
+  transfer->set_user(user);
+  transfer->set_state(v1::TRANSFER_STATE_PENDING);
+  *transfer->mutable_source() = request.source();
+  *transfer->mutable_destinations() = request.destinations();
+  transfer->set_recursive(request.recursive());
+  transfer->set_overwrite(request.overwrite());
+  *transfer->mutable_preserve() = request.preserve();
+  transfer->set_priority(request.priority());
+  *transfer->mutable_labels() = request.labels();
+  transfer->set_dry_run(request.dry_run());
+  transfer->set_verify_checksum_for_skip(request.verify_checksum_for_skip());
+  *transfer->mutable_create_time() = ToProto(clock_->Now());
+
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->Handle(Family::kMeta), "next_transfer_number",
+            absl::StrCat(record.number() + 1));
+  batch.Put(store_->Handle(Family::kRequestIds), request_key, transfer->id());
+  PutTransfer(&batch, &record);
+  // Durable before the reply: an acknowledged transfer is never lost.
+  if (absl::Status s = store_->Commit(&batch, Durability::kSynced); !s.ok()) return s;
+  next_transfer_number_ = record.number() + 1;
+  planning_queue_.push_back(transfer->id());
+  LOG(INFO) << "created " << transfer->id() << " for " << user << ": "
+            << FormatLocation(transfer->source()) << " -> "
+            << FormatLocation(transfer->destinations(0));
+  return record.transfer();
+}
+
+absl::StatusOr<v1::Transfer> TransferManager::GetTransfer(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(id, &record); !s.ok()) return s;
+  FillLiveFields(record.mutable_transfer());
+  return record.transfer();
+}
+
+absl::StatusOr<v1::ListTransfersResponse> TransferManager::ListTransfers(
+    const std::string& user, const v1::ListTransfersRequest& request) {
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return absl::InvalidArgumentError("page_size: must be 0-1000");
+  }
+  if (!request.page_token().empty() && !absl::StartsWith(request.page_token(), "t-")) {
+    return absl::InvalidArgumentError("page_token: not a token this server issued");
+  }
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  const std::string filter_user =
+      request.all_users() ? "" : (request.user().empty() ? user : request.user());
+  absl::MutexLock lock(&mu_);
+  v1::ListTransfersResponse response;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kTransfers);
+  // Newest first: ids sort by creation number.
+  if (request.page_token().empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(request.page_token());
+    if (it->Valid() && it->key().ToString() == request.page_token()) it->Prev();
+  }
+  for (; it->Valid(); it->Prev()) {
+    TransferRecord record;
+    if (!record.ParseFromString(it->value().ToString())) continue;
+    if (!MatchesFilter(record.transfer(), filter_user, request)) continue;
+    if (response.transfers_size() == page_size) {
+      response.set_next_page_token(response.transfers().rbegin()->id());
+      break;
+    }
+    FillLiveFields(record.mutable_transfer());
+    *response.add_transfers() = record.transfer();
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& user,
+                                                             const std::string& id,
+                                                             const std::string& reason) {
+  if (reason.size() > 1024) return absl::InvalidArgumentError("reason: over 1024 bytes");
+  absl::MutexLock lock(&mu_);
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(id, &record); !s.ok()) return s;
+  const v1::TransferState state = record.transfer().state();
+  if (state == v1::TRANSFER_STATE_CANCELLED) return record.transfer();
+  if (IsTerminal(state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(id, " already ended as ", v1::TransferState_Name(state)));
+  }
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kTasks);
+  const std::string prefix = absl::StrCat(id, "/");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    TaskRecord task;
+    if (!task.ParseFromString(it->value().ToString())) continue;
+    if (task.state() == TASK_STATE_QUEUED) {
+      batch.Delete(store_->Handle(Family::kQueue),
+                   QueueKey(task.priority(), task.transfer_number(), task.seq()));
+    } else if (task.state() == TASK_STATE_LEASED) {
+      batch.Delete(store_->Handle(Family::kLeases), it->key());
+      leases_.erase(it->key().ToString());
+    }
+  }
+  record.mutable_transfer()->set_state(v1::TRANSFER_STATE_CANCELLED);
+  *record.mutable_transfer()->mutable_end_time() = ToProto(clock_->Now());
+  AddError(&record,
+           absl::CancelledError(absl::StrCat("cancelled by ", user,
+                                             reason.empty() ? "" : ": ", reason)),
+           "");
+  PutTransfer(&batch, &record);
+  if (absl::Status s = store_->Commit(&batch, Durability::kSynced); !s.ok()) return s;
+  LOG(INFO) << "cancelled " << id << " by " << user;
+  return record.transfer();
+}
+
+// ---------------------------------------------------------------- workers
+
+absl::StatusOr<v1::RegisterWorkerResponse> TransferManager::RegisterWorker(
+    const v1::RegisterWorkerRequest& request) {
+  const std::string& name = request.worker_name();
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError("worker_name: must be 1-128 characters");
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && std::string("._:@-").find(c) == std::string::npos) {
+      return absl::InvalidArgumentError("worker_name: may only hold A-Za-z0-9._:@-");
+    }
+  }
+  if (request.cluster() != options_.cluster) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cluster: worker belongs to '", request.cluster(), "', this controller to '",
+        options_.cluster, "'"));
+  }
+  if (request.data_address().empty()) {
+    return absl::InvalidArgumentError("data_address: required");
+  }
+  if (request.max_concurrent_tasks() < 1 || request.max_concurrent_tasks() > 1024) {
+    return absl::InvalidArgumentError("max_concurrent_tasks: must be 1-1024");
+  }
+  absl::MutexLock lock(&mu_);
+  // A new incarnation of the same name ends the old one (its process is gone).
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->second.registration.worker_name() == name) {
+      LOG(INFO) << "worker " << name << " re-registered; dropping " << it->first;
+      workers_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  const std::string worker_id = absl::StrCat(name, "#", next_worker_number_++, "-",
+                                             absl::ToUnixMillis(clock_->Now()));
+  workers_[worker_id] = Worker{request, clock_->Now()};
+  for (auto& [id, reason] : stalled_reasons_) {
+    if (absl::StartsWith(reason, "no copyd workers")) reason.clear();
+  }
+  v1::RegisterWorkerResponse response;
+  response.set_worker_id(worker_id);
+  response.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
+  response.set_worker_timeout_ms(absl::ToInt64Milliseconds(options_.worker_timeout));
+  LOG(INFO) << "registered worker " << worker_id << " serving data at "
+            << request.data_address();
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> TransferManager::Heartbeat(
+    const v1::HeartbeatRequest& request) {
+  absl::MutexLock lock(&mu_);
+  auto worker = workers_.find(request.worker_id());
+  if (worker == workers_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("worker_id: '", request.worker_id(), "' unknown or expired; register"));
+  }
+  const absl::Time now = clock_->Now();
+  worker->second.last_seen = now;
+  v1::HeartbeatResponse response;
+  for (const v1::TaskProgress& running : request.running()) {
+    auto lease = leases_.find(running.task_id());
+    if (lease == leases_.end() || lease->second.generation != running.lease_generation()) {
+      response.add_abort_task_ids(running.task_id());
+      continue;
+    }
+    lease->second.expiry = now + options_.lease_duration;
+    lease->second.worker_id = request.worker_id();
+    v1::TaskLease* extended = response.add_extended();
+    extended->set_task_id(running.task_id());
+    extended->set_lease_generation(running.lease_generation());
+    *extended->mutable_expiry() = ToProto(lease->second.expiry);
+  }
+  return response;
+}
+
+v1::Task TransferManager::ToTask(const TaskRecord& task, absl::Time expiry) const {
+  v1::Task out;
+  out.set_task_id(TaskKey(task.transfer_id(), task.seq()));
+  out.set_lease_generation(task.lease_generation());
+  *out.mutable_lease_expiry() = ToProto(expiry);
+  out.set_transfer_id(task.transfer_id());
+  out.set_kind(task.kind());
+  out.set_source_cluster(options_.cluster);
+  *out.mutable_files() = task.files();
+  out.set_attempt(task.attempts());
+  return out;
+}
+
+absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
+    const v1::LeaseTasksRequest& request) {
+  if (request.max_tasks() < 1 || request.max_tasks() > 1024) {
+    return absl::InvalidArgumentError("max_tasks: must be 1-1024");
+  }
+  absl::MutexLock lock(&mu_);
+  if (!workers_.contains(request.worker_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("worker_id: '", request.worker_id(), "' unknown or expired; register"));
+  }
+  const absl::Time expiry = clock_->Now() + options_.lease_duration;
+  v1::LeaseTasksResponse response;
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<std::string, Lease>> granted;
+  absl::flat_hash_map<std::string, TransferRecord> transfers;
+  std::unique_ptr<rocksdb::Iterator> queue = store_->NewIterator(Family::kQueue);
+  for (queue->SeekToFirst(); queue->Valid() && response.tasks_size() < request.max_tasks();
+       queue->Next()) {
+    batch.Delete(store_->Handle(Family::kQueue), queue->key());
+    const std::string task_key = queue->value().ToString();
+    TaskRecord task;
+    if (!store_->Get(Family::kTasks, task_key, &task).ok() ||
+        task.state() != TASK_STATE_QUEUED) {
+      continue;  // A stale queue entry; dropping it is the repair.
+    }
+    auto [record, inserted] = transfers.try_emplace(task.transfer_id());
+    if (inserted && !LoadTransfer(task.transfer_id(), &record->second).ok()) continue;
+    task.set_state(TASK_STATE_LEASED);
+    task.set_lease_generation(task.lease_generation() + 1);
+    task.set_worker_id(request.worker_id());
+    task.set_lease_expiry_unix_ms(absl::ToUnixMillis(expiry));
+    task.set_attempts(task.attempts() + 1);
+    store_->Put(&batch, Family::kTasks, task_key, task);
+    batch.Put(store_->Handle(Family::kLeases), task_key, "");
+    granted.emplace_back(task_key, Lease{task.lease_generation(), request.worker_id(), expiry});
+    v1::Task* out = response.add_tasks();
+    *out = ToTask(task, expiry);
+    out->set_overwrite(record->second.transfer().overwrite());
+    *out->mutable_preserve() = record->second.transfer().preserve();
+  }
+  if (batch.Count() == 0) {
+    response.set_retry_after_ms(200);
+    return response;
+  }
+  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    return s;
+  }
+  for (auto& [key, lease] : granted) leases_[key] = lease;
+  if (response.tasks().empty()) response.set_retry_after_ms(200);
+  return response;
+}
+
+absl::StatusOr<v1::ReportTasksResponse> TransferManager::ReportTasks(
+    const v1::ReportTasksRequest& request) {
+  absl::MutexLock lock(&mu_);
+  auto worker = workers_.find(request.worker_id());
+  if (worker != workers_.end()) worker->second.last_seen = clock_->Now();
+  v1::ReportTasksResponse response;
+  for (const v1::TaskReport& report : request.reports()) {
+    *response.add_acks() = ApplyReport(report);
+  }
+  return response;
+}
+
+v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
+  v1::TaskAck ack;
+  ack.set_task_id(report.task_id());
+  auto reject = [&ack](absl::StatusCode code, std::string message) {
+    ack.set_code(static_cast<int32_t>(code));
+    ack.set_message(std::move(message));
+    return ack;
+  };
+  TaskRecord task;
+  if (absl::Status s = store_->Get(Family::kTasks, report.task_id(), &task); !s.ok()) {
+    return reject(s.code(), std::string(s.message()));
+  }
+  if (task.lease_generation() != report.lease_generation()) {
+    return reject(absl::StatusCode::kFailedPrecondition,
+                  absl::StrCat("stale lease generation ", report.lease_generation(),
+                               "; current is ", task.lease_generation()));
+  }
+  if (task.state() == TASK_STATE_DONE || task.state() == TASK_STATE_FAILED) {
+    return ack;  // Already recorded: reports are idempotent.
+  }
+  if (task.state() != TASK_STATE_LEASED) {
+    return reject(absl::StatusCode::kFailedPrecondition, "lease expired; task requeued");
+  }
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(task.transfer_id(), &record); !s.ok()) {
+    return reject(s.code(), std::string(s.message()));
+  }
+  rocksdb::WriteBatch batch;
+  batch.Delete(store_->Handle(Family::kLeases), report.task_id());
+  if (IsTerminal(record.transfer().state())) {
+    task.set_state(TASK_STATE_FAILED);
+    store_->Put(&batch, Family::kTasks, report.task_id(), task);
+  } else if (report.code() != 0) {
+    RetryOrFailTask(&batch, &task, &record, StatusOf(report.code(), report.message()));
+  } else {
+    ApplyFileResults(&batch, report, &task, &record);
+  }
+  FinishIfDone(&record);
+  PutTransfer(&batch, &record);
+  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    return reject(s.code(), std::string(s.message()));
+  }
+  leases_.erase(report.task_id());
+  RecordProgressSample(record.transfer());
+  return ack;
+}
+
+void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
+                                       const v1::TaskReport& report, TaskRecord* task,
+                                       TransferRecord* record) {
+  v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
+  google::protobuf::RepeatedPtrField<v1::FileTask> retry;
+  absl::Status retry_error;
+  for (int i = 0; i < task->files_size(); ++i) {
+    const v1::FileTask& file = task->files(i);
+    if (i >= report.files_size()) {
+      *retry.Add() = file;
+      retry_error = absl::InternalError("worker reported no result for this file");
+      continue;
+    }
+    const v1::FileResult& result = report.files(i);
+    const absl::Status status = StatusOf(result.code(), result.message());
+    if (status.ok()) {
+      if (result.skipped()) {
+        progress->set_files_skipped(progress->files_skipped() + 1);
+      } else {
+        progress->set_files_done(progress->files_done() + 1);
+        progress->set_bytes_done(progress->bytes_done() + result.bytes());
+        if (file.source_info().type() == v1::FILE_TYPE_REGULAR) {
+          record->mutable_transfer()->set_files_verified(
+              record->transfer().files_verified() + 1);
+        }
+      }
+    } else if (IsRetryable(status.code()) || IsSourceChanged(status)) {
+      *retry.Add() = file;
+      retry_error = status;
+    } else {
+      progress->set_files_failed(progress->files_failed() + 1);
+      AddError(record, status, file.source_path());
+    }
+  }
+  if (retry.empty()) {
+    task->set_state(TASK_STATE_DONE);
+    record->set_open_tasks(record->open_tasks() - 1);
+    store_->Put(batch, Family::kTasks, TaskKey(task->transfer_id(), task->seq()), *task);
+    return;
+  }
+  *task->mutable_files() = std::move(retry);
+  RetryOrFailTask(batch, task, record, retry_error);
+}
+
+void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* task,
+                                      TransferRecord* record, const absl::Status& error) {
+  const std::string key = TaskKey(task->transfer_id(), task->seq());
+  v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
+  task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
+  task->mutable_last_error()->set_message(std::string(error.message()));
+  const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
+  if (retryable && task->attempts() < options_.max_attempts) {
+    progress->set_retries(progress->retries() + 1);
+    EnqueueTask(batch, task);
+    return;
+  }
+  for (const v1::FileTask& file : task->files()) {
+    AddError(record, error, file.source_path());
+  }
+  progress->set_files_failed(progress->files_failed() + task->files_size());
+  task->set_state(TASK_STATE_FAILED);
+  record->set_open_tasks(record->open_tasks() - 1);
+  store_->Put(batch, Family::kTasks, key, *task);
+}
+
+void TransferManager::EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task) {
+  task->set_state(TASK_STATE_QUEUED);
+  task->clear_worker_id();
+  const std::string key = TaskKey(task->transfer_id(), task->seq());
+  store_->Put(batch, Family::kTasks, key, *task);
+  batch->Put(store_->Handle(Family::kQueue),
+             QueueKey(task->priority(), task->transfer_number(), task->seq()), key);
+}
+
+void TransferManager::FinishIfDone(TransferRecord* record) {
+  v1::Transfer* transfer = record->mutable_transfer();
+  if (IsTerminal(transfer->state()) || !transfer->progress().listing_complete() ||
+      record->open_tasks() > 0) {
+    return;
+  }
+  transfer->set_state(transfer->progress().files_failed() > 0 ? v1::TRANSFER_STATE_FAILED
+                                                              : v1::TRANSFER_STATE_SUCCEEDED);
+  *transfer->mutable_end_time() = ToProto(clock_->Now());
+  stalled_reasons_.erase(transfer->id());
+  LOG(INFO) << transfer->id() << " ended " << v1::TransferState_Name(transfer->state())
+            << ": " << transfer->progress().files_done() << " files, "
+            << transfer->progress().bytes_done() << " bytes";
+}
+
+// ---------------------------------------------------------------- planning
+
+std::optional<std::string> TransferManager::NextTransferToPlan(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !planning_queue_.empty();
+  };
+  if (!clock_->AwaitWithDeadline(&mu_, absl::Condition(&has_work), deadline)) {
+    return std::nullopt;
+  }
+  std::string id = planning_queue_.front();
+  planning_queue_.pop_front();
+  return id;
+}
+
+void TransferManager::RequeueForPlanning(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  planning_queue_.push_back(id);
+}
+
+std::optional<std::string> TransferManager::AnyWorkerDataAddress() {
+  absl::MutexLock lock(&mu_);
+  if (workers_.empty()) return std::nullopt;
+  // The most recently seen worker is the likeliest to answer.
+  auto best = std::max_element(workers_.begin(), workers_.end(),
+                               [](const auto& a, const auto& b) {
+                                 return a.second.last_seen < b.second.last_seen;
+                               });
+  return best->second.registration.data_address();
+}
+
+absl::StatusOr<TransferRecord> TransferManager::BeginPlanning(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(id, &record); !s.ok()) return s;
+  if (IsTerminal(record.transfer().state())) {
+    return absl::FailedPreconditionError(absl::StrCat(id, " is terminal"));
+  }
+  if (record.transfer().state() == v1::TRANSFER_STATE_PENDING) {
+    record.mutable_transfer()->set_state(v1::TRANSFER_STATE_PLANNING);
+    rocksdb::WriteBatch batch;
+    PutTransfer(&batch, &record);
+    if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+      return s;
+    }
+  }
+  return record;
+}
+
+absl::Status TransferManager::AddPlannedEntries(const std::string& id,
+                                                const std::vector<v1::FileInfo>& entries,
+                                                const std::string& cursor, bool root_entry,
+                                                bool listing_complete) {
+  absl::MutexLock lock(&mu_);
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(id, &record); !s.ok()) return s;
+  if (IsTerminal(record.transfer().state())) {
+    return absl::FailedPreconditionError(absl::StrCat(id, " ended while planning"));
+  }
+  rocksdb::WriteBatch batch;
+  std::vector<TaskRecord> tasks = PlanEntries(entries, options_.plan_limits, &record);
+  if (record.transfer().dry_run()) {
+    record.set_open_tasks(0);  // Counted, never copied.
+  } else {
+    for (TaskRecord& task : tasks) EnqueueTask(&batch, &task);
+  }
+  if (root_entry) record.set_root_planned(true);
+  record.set_list_cursor(cursor);
+  v1::Transfer* transfer = record.mutable_transfer();
+  if (transfer->state() == v1::TRANSFER_STATE_PLANNING) {
+    transfer->set_state(v1::TRANSFER_STATE_RUNNING);
+  }
+  transfer->mutable_progress()->set_listing_complete(listing_complete);
+  FinishIfDone(&record);
+  PutTransfer(&batch, &record);
+  return store_->Commit(&batch, Durability::kProcessCrashSafe);
+}
+
+absl::Status TransferManager::FailTransfer(const std::string& id, const absl::Status& error) {
+  absl::MutexLock lock(&mu_);
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(id, &record); !s.ok()) return s;
+  if (IsTerminal(record.transfer().state())) return absl::OkStatus();
+  // Tasks already queued keep running to an end; the transfer fails once they do.
+  AddError(&record, error, record.transfer().source().path());
+  v1::TransferProgress* progress = record.mutable_transfer()->mutable_progress();
+  progress->set_files_failed(progress->files_failed() + 1);
+  progress->set_listing_complete(true);
+  FinishIfDone(&record);
+  rocksdb::WriteBatch batch;
+  PutTransfer(&batch, &record);
+  return store_->Commit(&batch, Durability::kSynced);
+}
+
+void TransferManager::SetStalledReason(const std::string& id, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  if (reason.empty()) {
+    stalled_reasons_.erase(id);
+  } else {
+    stalled_reasons_[id] = reason;
+  }
+}
+
+// ---------------------------------------------------------------- housekeeping
+
+void TransferManager::ExpireWorkersAndLeases() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (now - it->second.last_seen > options_.worker_timeout) {
+      LOG(WARNING) << "worker " << it->first << " silent for "
+                   << absl::FormatDuration(now - it->second.last_seen) << "; dropping it";
+      for (auto& [key, lease] : leases_) {
+        if (lease.worker_id == it->first) lease.expiry = now;
+      }
+      workers_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<std::string> expired;
+  for (const auto& [key, lease] : leases_) {
+    if (lease.expiry <= now) expired.push_back(key);
+  }
+  for (const std::string& key : expired) {
+    absl::Status s = ExpireLease(key, absl::UnavailableError("lease expired (worker lost)"));
+    if (!s.ok()) LOG(ERROR) << "expiring lease of " << key << ": " << s;
+  }
+}
+
+absl::Status TransferManager::ExpireLease(const std::string& task_key,
+                                          const absl::Status& why) {
+  TaskRecord task;
+  if (absl::Status s = store_->Get(Family::kTasks, task_key, &task); !s.ok()) {
+    leases_.erase(task_key);
+    return s;
+  }
+  TransferRecord record;
+  if (absl::Status s = LoadTransfer(task.transfer_id(), &record); !s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  batch.Delete(store_->Handle(Family::kLeases), task_key);
+  if (task.state() == TASK_STATE_LEASED) {
+    RetryOrFailTask(&batch, &task, &record, why);
+    FinishIfDone(&record);
+    PutTransfer(&batch, &record);
+  }
+  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    return s;
+  }
+  leases_.erase(task_key);
+  LOG(WARNING) << "lease of " << task_key << " expired; " << why.message();
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- helpers
+
+absl::Status TransferManager::LoadTransfer(const std::string& id,
+                                           TransferRecord* record) const {
+  absl::Status status = store_->Get(Family::kTransfers, id, record);
+  if (absl::IsNotFound(status)) {
+    return absl::NotFoundError(absl::StrCat("transfer ", id, " not found"));
+  }
+  return status;
+}
+
+void TransferManager::PutTransfer(rocksdb::WriteBatch* batch, TransferRecord* record) {
+  *record->mutable_transfer()->mutable_update_time() = ToProto(clock_->Now());
+  store_->Put(batch, Family::kTransfers, record->transfer().id(), *record);
+}
+
+void TransferManager::AddError(TransferRecord* record, const absl::Status& error,
+                               const std::string& path) {
+  google::protobuf::RepeatedPtrField<v1::Error>* errors =
+      record->mutable_transfer()->mutable_errors();
+  v1::Error* added = errors->Add();
+  added->set_code(static_cast<int32_t>(error.code()));
+  added->set_message(std::string(error.message()));
+  added->set_path(path);
+  added->set_count(1);
+  *added->mutable_time() = ToProto(clock_->Now());
+  if (errors->size() > options_.max_errors_kept) {
+    errors->DeleteSubrange(0, errors->size() - options_.max_errors_kept);
+  }
+}
+
+void TransferManager::RecordProgressSample(const v1::Transfer& transfer) {
+  std::deque<RateSample>& samples = rate_samples_[transfer.id()];
+  const absl::Time now = clock_->Now();
+  samples.push_back({now, transfer.progress().bytes_done()});
+  while (samples.size() > 2 && now - samples[1].time > kRateWindow) samples.pop_front();
+  if (IsTerminal(transfer.state())) rate_samples_.erase(transfer.id());
+}
+
+void TransferManager::FillLiveFields(v1::Transfer* transfer) const {
+  auto reason = stalled_reasons_.find(transfer->id());
+  if (reason != stalled_reasons_.end()) transfer->set_stalled_reason(reason->second);
+  v1::TransferProgress* progress = transfer->mutable_progress();
+  progress->set_eta_seconds(-1);
+  auto samples = rate_samples_.find(transfer->id());
+  if (samples == rate_samples_.end() || samples->second.size() < 2) return;
+  const RateSample& first = samples->second.front();
+  const absl::Duration span = clock_->Now() - first.time;
+  if (span <= absl::ZeroDuration()) return;
+  const double rate =
+      (progress->bytes_done() - first.bytes_done) / absl::ToDoubleSeconds(span);
+  progress->set_bytes_per_second(rate);
+  if (rate > 0 && progress->listing_complete()) {
+    progress->set_eta_seconds(
+        static_cast<int64_t>((progress->bytes_total() - progress->bytes_done()) / rate));
+  }
+}
+
+}  // namespace ferry::controller

@@ -1,0 +1,169 @@
+// TransferManager: the controller's state machine for transfers, tasks and workers.
+//
+// It owns every transition of the design's state machine and applies each one as a
+// single RocksDB WriteBatch through Store, so the controller can be killed at any
+// instant and restart consistent (Recover). The gRPC services are thin adapters over
+// it; the planning loop and the housekeeping loop call into it too.
+//
+//   transfer: PENDING -> PLANNING -> RUNNING -> SUCCEEDED | FAILED, or CANCELLED
+//   task:     QUEUED -> LEASED(worker, generation, expiry) -> DONE | FAILED,
+//             back to QUEUED on lease expiry or a retryable error while attempts last
+//
+// A lease is identified by (task, lease_generation); a report is accepted only for the
+// task's current generation, whichever worker incarnation sends it, so work finished
+// across a controller restart is not thrown away.
+//
+// Memory: runnable tasks live in RocksDB (queue family), not in memory; in memory are
+// only workers, current leases and recent rates per active transfer.
+//
+// Thread safety: all public methods are safe to call concurrently; one mutex
+// serializes state transitions.
+#ifndef FERRY_CONTROLLER_TRANSFER_MANAGER_H_
+#define FERRY_CONTROLLER_TRANSFER_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "controller/planner.h"
+#include "controller/records.pb.h"
+#include "controller/store.h"
+#include "proto/copy_service.pb.h"
+#include "proto/worker_service.pb.h"
+
+namespace ferry::controller {
+
+struct ManagerOptions {
+  std::string cluster = "local";
+  absl::Duration lease_duration = absl::Seconds(30);
+  absl::Duration heartbeat_interval = absl::Seconds(2);
+  absl::Duration worker_timeout = absl::Seconds(10);
+  int max_attempts = 5;
+  // Errors kept per transfer (newest last).
+  int max_errors_kept = 20;
+  PlanLimits plan_limits;
+};
+
+class TransferManager {
+ public:
+  // `store` and `clock` must outlive the manager.
+  TransferManager(Store* store, const Clock* clock, ManagerOptions options);
+
+  // Rebuilds in-memory state after a start: current leases (they expire one lease
+  // duration from now unless their worker reports or heartbeats) and the transfers
+  // whose listing is not complete. Call once before serving.
+  absl::Status Recover();
+
+  // ---- CopyService ----
+  absl::StatusOr<v1::Transfer> CreateTransfer(const std::string& user,
+                                              const v1::CreateTransferRequest& request);
+  absl::StatusOr<v1::Transfer> GetTransfer(const std::string& id);
+  absl::StatusOr<v1::ListTransfersResponse> ListTransfers(
+      const std::string& user, const v1::ListTransfersRequest& request);
+  absl::StatusOr<v1::Transfer> CancelTransfer(const std::string& user,
+                                              const std::string& id,
+                                              const std::string& reason);
+
+  // ---- WorkerService ----
+  absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
+      const v1::RegisterWorkerRequest& request);
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  absl::StatusOr<v1::LeaseTasksResponse> LeaseTasks(const v1::LeaseTasksRequest& request);
+  absl::StatusOr<v1::ReportTasksResponse> ReportTasks(
+      const v1::ReportTasksRequest& request);
+
+  // ---- Planning (called by PlanningLoop) ----
+  // Waits until a transfer needs planning or `deadline`; returns its id.
+  std::optional<std::string> NextTransferToPlan(absl::Time deadline);
+  // Puts a transfer back on the planning queue (after a retryable failure).
+  void RequeueForPlanning(const std::string& id);
+  // The DataService address of a live worker of this cluster, if any.
+  std::optional<std::string> AnyWorkerDataAddress();
+  // Loads a transfer's record for planning; moves PENDING to PLANNING. NOT_FOUND if
+  // gone; FAILED_PRECONDITION if it is terminal (nothing to plan).
+  absl::StatusOr<TransferRecord> BeginPlanning(const std::string& id);
+  // Persists planned entries (tasks and queue entries) and the new listing cursor.
+  // FAILED_PRECONDITION if the transfer became terminal (cancelled) meanwhile.
+  absl::Status AddPlannedEntries(const std::string& id,
+                                 const std::vector<v1::FileInfo>& entries,
+                                 const std::string& cursor, bool root_entry,
+                                 bool listing_complete);
+  // Ends a transfer as FAILED because planning failed permanently.
+  absl::Status FailTransfer(const std::string& id, const absl::Status& error);
+  // Records why a transfer is not moving ("" clears it).
+  void SetStalledReason(const std::string& id, const std::string& reason);
+
+  // ---- Housekeeping (called periodically) ----
+  // Drops workers silent for longer than worker_timeout and requeues expired leases.
+  void ExpireWorkersAndLeases();
+
+  const ManagerOptions& options() const { return options_; }
+
+ private:
+  struct Worker {
+    v1::RegisterWorkerRequest registration;
+    absl::Time last_seen;
+  };
+  struct Lease {
+    uint64_t generation = 0;
+    std::string worker_id;
+    absl::Time expiry;
+  };
+  struct RateSample {
+    absl::Time time;
+    int64_t bytes_done;
+  };
+
+  absl::Status LoadTransfer(const std::string& id, TransferRecord* record) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutTransfer(rocksdb::WriteBatch* batch, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddError(TransferRecord* record, const absl::Status& error,
+                const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishIfDone(TransferRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A task attempt failed with `error`: requeue it if it may be retried and attempts
+  // remain, otherwise fail its files. Updates `record`; adds writes to `batch`.
+  void RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* task,
+                       TransferRecord* record, const absl::Status& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyFileResults(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
+                        TaskRecord* task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::TaskAck ApplyReport(const v1::TaskReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Task ToTask(const TaskRecord& task, absl::Time expiry) const;
+  absl::Status ExpireLease(const std::string& task_key, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillLiveFields(v1::Transfer* transfer) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordProgressSample(const v1::Transfer& transfer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ValidateCreate(const v1::CreateTransferRequest& request) const;
+
+  Store* const store_;
+  const Clock* const clock_;
+  const ManagerOptions options_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);  // By task key.
+  std::deque<std::string> planning_queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> stalled_reasons_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::deque<RateSample>> rate_samples_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ferry::controller
+
+#endif  // FERRY_CONTROLLER_TRANSFER_MANAGER_H_

@@ -1,0 +1,45 @@
+// DataServiceImpl: this copyd's DataService, serving its cluster's storage root.
+//
+// Stat and List let a controller plan a copy from this cluster without touching
+// storage; ReadChunk streams a byte range in contiguous blocks, each with its offset
+// and the CRC32C of the bytes as read, for copyds that pull from this cluster.
+// Streams keep one write outstanding and reuse one message buffer, so memory per
+// stream is one block (ReadChunk) or one page of entries (List).
+//
+// Authorization: requests carry a Capability, which is not checked yet (the auth issue
+// adds the check before any storage access); until then this service must only listen
+// on addresses reachable by the cluster's own processes.
+//
+// Thread safety: gRPC calls it from many threads; `fs` must be thread-safe.
+#ifndef FERRY_COPYD_DATA_SERVICE_H_
+#define FERRY_COPYD_DATA_SERVICE_H_
+
+#include "proto/data_service.grpc.pb.h"
+#include "storage/file_system.h"
+
+namespace ferry::copyd {
+
+class DataServiceImpl final : public v1::DataService::CallbackService {
+ public:
+  // `fs` must outlive the service.
+  explicit DataServiceImpl(storage::FileSystem* fs) : fs_(fs) {}
+
+  grpc::ServerWriteReactor<v1::DataBlock>* ReadChunk(
+      grpc::CallbackServerContext* context, const v1::ReadChunkRequest* request) override;
+  grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
+                                 const v1::StatRequest* request,
+                                 v1::FileInfo* response) override;
+  grpc::ServerWriteReactor<v1::ListResponse>* List(grpc::CallbackServerContext* context,
+                                                   const v1::ListRequest* request) override;
+
+ private:
+  storage::FileSystem* const fs_;
+};
+
+// Converts a storage entry to the wire form, with its path made relative to `base`
+// (a root-relative directory; "" for the root).
+v1::FileInfo ToProtoFileInfo(const storage::FileInfo& info, absl::string_view base);
+
+}  // namespace ferry::copyd
+
+#endif  // FERRY_COPYD_DATA_SERVICE_H_

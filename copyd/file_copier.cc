@@ -1,0 +1,263 @@
+#include "copyd/file_copier.h"
+
+#include <algorithm>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/location.h"
+#include "storage/path.h"
+
+namespace ferry::copyd {
+namespace {
+
+constexpr uint32_t kDefaultFileMode = 0644;
+constexpr uint32_t kDefaultDirectoryMode = 0755;
+
+absl::Status SourceChanged(const std::string& path, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("source changed since it was planned (", what, "): ", path));
+}
+
+// Fills `result` from `status`, naming the file.
+void SetOutcome(const absl::Status& status, v1::FileResult* result) {
+  result->set_code(static_cast<int32_t>(status.code()));
+  if (!status.ok()) result->set_message(std::string(status.message()));
+}
+
+// Removes a temporary file when the commit did not happen.
+class TempFileGuard {
+ public:
+  TempFileGuard(storage::FileSystem* fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+  ~TempFileGuard() {
+    if (!path_.empty()) fs_->Remove(path_).IgnoreError();  // Best effort; orphans are swept.
+  }
+  void Release() { path_.clear(); }
+
+ private:
+  storage::FileSystem* fs_;
+  std::string path_;
+};
+
+}  // namespace
+
+FileCopier::FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options)
+    : fs_(fs), clock_(clock), options_(options), buffer_(options.block_size) {}
+
+v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>* abort,
+                                   std::atomic<int64_t>* bytes_done) {
+  v1::TaskReport report;
+  report.set_task_id(task.task_id());
+  report.set_lease_generation(task.lease_generation());
+  if (task.kind() != v1::TASK_KIND_COPY_FILES) {
+    report.set_code(static_cast<int32_t>(absl::StatusCode::kUnimplemented));
+    report.set_message(absl::StrCat("this copyd cannot run ", v1::TaskKind_Name(task.kind()),
+                                    " tasks; upgrade it"));
+    return report;
+  }
+  const Context context{&task, abort, bytes_done};
+  for (const v1::FileTask& file : task.files()) {
+    if (abort != nullptr && abort->load()) {
+      report.clear_files();
+      report.set_code(static_cast<int32_t>(absl::StatusCode::kCancelled));
+      report.set_message("task aborted by the controller");
+      return report;
+    }
+    *report.add_files() = CopyOne(context, file);
+  }
+  return report;
+}
+
+v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& file) {
+  v1::FileResult result;
+  absl::StatusOr<std::string> source = RootRelativePath(file.source_path(), "source_path");
+  absl::StatusOr<std::string> target =
+      RootRelativePath(file.destination_path(), "destination_path");
+  absl::Status status = source.ok() ? target.status() : source.status();
+  if (status.ok()) {
+    switch (file.source_info().type()) {
+      case v1::FILE_TYPE_REGULAR:
+        status = CopyRegular(context, file, *source, *target, &result);
+        break;
+      case v1::FILE_TYPE_DIRECTORY:
+        status = CopyDirectory(*context.task, file, *target);
+        break;
+      case v1::FILE_TYPE_SYMLINK:
+        status = CheckOverwrite(*context.task, file, *target, &result);
+        if (status.ok() && !result.skipped()) status = CopySymlink(*context.task, file, *target);
+        break;
+      default:
+        result.set_skipped(true);
+        result.set_message("not a regular file, directory or symlink; skipped");
+        return result;
+    }
+  }
+  SetOutcome(status, &result);
+  return result;
+}
+
+absl::Status FileCopier::CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
+                                        const std::string& target, v1::FileResult* result) {
+  absl::StatusOr<storage::FileInfo> existing = fs_->Stat(target);
+  if (absl::IsNotFound(existing.status())) return absl::OkStatus();
+  if (!existing.ok()) return existing.status();
+  const v1::FileInfo& source = file.source_info();
+  const bool same_size = existing->size == source.size();
+  switch (task.overwrite()) {
+    case v1::OVERWRITE_POLICY_REPLACE:
+      return absl::OkStatus();
+    case v1::OVERWRITE_POLICY_UPDATE:
+      if (same_size && existing->mtime_ns >= source.mtime_ns()) result->set_skipped(true);
+      return absl::OkStatus();
+    case v1::OVERWRITE_POLICY_SKIP_IDENTICAL:
+      if (same_size && existing->mtime_ns == source.mtime_ns()) result->set_skipped(true);
+      return absl::OkStatus();
+    default:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "destination exists and the overwrite policy is never: ", file.destination_path()));
+  }
+}
+
+absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask& file,
+                                     const std::string& source, const std::string& target,
+                                     v1::FileResult* result) {
+  const v1::Task& task = *context.task;
+  if (absl::Status s = CheckOverwrite(task, file, target, result); !s.ok() || result->skipped()) {
+    return s;
+  }
+  if (absl::Status s = fs_->MakeDirs(storage::Dirname(target), kDefaultDirectoryMode); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(source);
+  if (!input.ok()) return input.status();
+  const v1::FileInfo& planned = file.source_info();
+  absl::StatusOr<storage::FileInfo> before = (*input)->Stat();
+  if (!before.ok()) return before.status();
+  if (before->size != planned.size() || before->mtime_ns != planned.mtime_ns()) {
+    return SourceChanged(file.source_path(), "size or mtime differs");
+  }
+  absl::StatusOr<storage::TempFile> temp = fs_->CreateTemp(target);
+  if (!temp.ok()) return temp.status();
+  TempFileGuard guard(fs_, temp->path);
+  absl::StatusOr<uint32_t> crc = StreamInto(context, **input, *temp->file, planned.size());
+  if (!crc.ok()) return crc.status();
+  absl::StatusOr<storage::FileInfo> after = (*input)->Stat();
+  if (!after.ok()) return after.status();
+  if (after->size != planned.size() || after->mtime_ns != planned.mtime_ns()) {
+    return SourceChanged(file.source_path(), "modified while being copied");
+  }
+  if (absl::Status s = temp->file->Sync(); !s.ok()) return s;
+  if (absl::Status s = temp->file->Close(); !s.ok()) return s;
+  if (options_.verify_after_write) {
+    absl::StatusOr<uint32_t> written = CrcOfFile(temp->path, planned.size());
+    if (!written.ok()) return written.status();
+    if (*written != *crc) {
+      return absl::DataLossError(absl::StrCat("CRC32C mismatch after write of ",
+                                              file.destination_path(), ": source ", *crc,
+                                              ", written ", *written));
+    }
+  }
+  const uint32_t mode = task.preserve().mode() ? planned.mode() : kDefaultFileMode;
+  const int64_t mtime = task.preserve().mtime() ? planned.mtime_ns()
+                                                : absl::ToUnixNanos(clock_->Now());
+  if (absl::Status s = fs_->SetModeAndMtime(temp->path, mode, mtime); !s.ok()) return s;
+  if (absl::Status s = Commit(task, temp->path, target); !s.ok()) return s;
+  guard.Release();
+  result->set_crc32c(*crc);
+  result->set_bytes(planned.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> FileCopier::StreamInto(const Context& context,
+                                                storage::ReadableFile& source,
+                                                storage::WritableFile& temp, uint64_t size) {
+  uint32_t crc = kCrc32cEmpty;
+  uint64_t offset = 0;
+  while (offset < size) {
+    if (context.abort != nullptr && context.abort->load()) {
+      return absl::CancelledError("task aborted by the controller");
+    }
+    const size_t want = std::min<uint64_t>(buffer_.size(), size - offset);
+    absl::StatusOr<size_t> got = source.ReadAt(offset, buffer_.data(), want);
+    if (!got.ok()) return got.status();
+    if (*got != want) return SourceChanged("source", "shorter than planned");
+    crc = Crc32cExtend(crc, buffer_.data(), *got);
+    if (absl::Status s = temp.WriteAt(offset, absl::string_view(buffer_.data(), *got));
+        !s.ok()) {
+      return s;
+    }
+    offset += *got;
+    if (context.bytes_done != nullptr) context.bytes_done->fetch_add(*got);
+  }
+  // One byte more than planned means the file grew.
+  char probe;
+  absl::StatusOr<size_t> extra = source.ReadAt(size, &probe, 1);
+  if (!extra.ok()) return extra.status();
+  if (*extra != 0) return SourceChanged("source", "longer than planned");
+  return crc;
+}
+
+absl::StatusOr<uint32_t> FileCopier::CrcOfFile(const std::string& path, uint64_t size) {
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs_->OpenForRead(path);
+  if (!file.ok()) return file.status();
+  uint32_t crc = kCrc32cEmpty;
+  for (uint64_t offset = 0; offset < size;) {
+    const size_t want = std::min<uint64_t>(buffer_.size(), size - offset);
+    absl::StatusOr<size_t> got = (*file)->ReadAt(offset, buffer_.data(), want);
+    if (!got.ok()) return got.status();
+    if (*got != want) return absl::DataLossError(absl::StrCat("short temporary file ", path));
+    crc = Crc32cExtend(crc, buffer_.data(), *got);
+    offset += *got;
+  }
+  return crc;
+}
+
+absl::Status FileCopier::Commit(const v1::Task& task, const std::string& temp,
+                                const std::string& target) {
+  const storage::CommitMode mode = task.overwrite() == v1::OVERWRITE_POLICY_NEVER ||
+                                           task.overwrite() == v1::OVERWRITE_POLICY_UNSPECIFIED
+                                       ? storage::CommitMode::kNoReplace
+                                       : storage::CommitMode::kReplace;
+  absl::Status renamed = fs_->Rename(temp, target, mode);
+  if (absl::IsFailedPrecondition(renamed) && mode == storage::CommitMode::kNoReplace) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "destination exists and the overwrite policy is never: /", target));
+  }
+  if (!renamed.ok()) return renamed;
+  return fs_->SyncDir(storage::Dirname(target));
+}
+
+absl::Status FileCopier::CopyDirectory(const v1::Task& task, const v1::FileTask& file,
+                                       const std::string& target) {
+  absl::StatusOr<storage::FileInfo> existing = fs_->Stat(target);
+  if (existing.ok() && existing->type != storage::FileType::kDirectory) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("destination exists and is not a directory: ", file.destination_path()));
+  }
+  if (absl::Status s = fs_->MakeDirs(target, kDefaultDirectoryMode); !s.ok()) return s;
+  if (!task.preserve().mode()) return absl::OkStatus();
+  // The owner keeps write and search rights while the copy fills the directory.
+  // Directory mtimes change as entries arrive, so only the mode is set here.
+  absl::StatusOr<storage::FileInfo> created = fs_->Stat(target);
+  if (!created.ok()) return created.status();
+  return fs_->SetModeAndMtime(target, file.source_info().mode() | 0700, created->mtime_ns);
+}
+
+absl::Status FileCopier::CopySymlink(const v1::Task& task, const v1::FileTask& file,
+                                     const std::string& target) {
+  if (absl::Status s = fs_->MakeDirs(storage::Dirname(target), kDefaultDirectoryMode); !s.ok()) {
+    return s;
+  }
+  const std::string temp = storage::JoinPath(
+      storage::Dirname(target),
+      storage::TempFileName(storage::Basename(target), absl::Uniform<uint64_t>(bitgen_)));
+  if (absl::Status s = fs_->CreateSymlink(file.source_info().symlink_target(), temp); !s.ok()) {
+    return s;
+  }
+  TempFileGuard guard(fs_, temp);
+  if (absl::Status s = Commit(task, temp, target); !s.ok()) return s;
+  guard.Release();
+  return absl::OkStatus();
+}
+
+}  // namespace ferry::copyd

@@ -1,0 +1,89 @@
+// FileCopier: executes one leased task on this copyd's storage root.
+//
+// For TASK_KIND_COPY_FILES each FileTask is copied whole and committed on its own:
+// the source is opened and checked against the planned stat, its bytes stream through
+// one reused buffer into a hidden temporary file beside the target while their CRC32C
+// is computed, the temporary file is read back and its CRC compared, then it is
+// fsynced, given the source's mode and mtime, renamed into place under the transfer's
+// overwrite policy (RENAME_NOREPLACE for "never") and the directory is fsynced. Until
+// that rename the target shows its old content or nothing; on any failure the
+// temporary file is removed. A source whose size or mtime changed is not committed
+// (FAILED_PRECONDITION "source changed", which the controller retries from scratch).
+// Directories are created, symlinks are recreated as links (never followed), other
+// file types are skipped.
+//
+// Same-cluster only for now: source and destination are both paths of `fs`.
+// Cross-cluster reads through DataService arrive with the copyd issue.
+//
+// Memory: one buffer of `block_size` bytes per FileCopier, reused for every block.
+// Thread safety: one FileCopier per executor thread; `fs` is shared.
+#ifndef FERRY_COPYD_FILE_COPIER_H_
+#define FERRY_COPYD_FILE_COPIER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "proto/worker_service.pb.h"
+#include "storage/file_system.h"
+
+namespace ferry::copyd {
+
+struct CopierOptions {
+  // Bytes per read and write; writes above 256 KiB into fresh page cache are much
+  // slower on these machines (see shared/notes/data-path.md).
+  size_t block_size = 256 << 10;
+  // Re-read the temporary file before commit and compare its CRC32C with the source's.
+  bool verify_after_write = true;
+};
+
+class FileCopier {
+ public:
+  // `fs` and `clock` must outlive the copier.
+  FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options = {});
+
+  // Runs `task`; the report carries one FileResult per FileTask. Stops early with
+  // CANCELLED when `*abort` becomes true. `bytes_done` (may be null) is advanced as
+  // data is written, for heartbeats.
+  v1::TaskReport Execute(const v1::Task& task, const std::atomic<bool>* abort,
+                         std::atomic<int64_t>* bytes_done);
+
+ private:
+  struct Context {
+    const v1::Task* task;
+    const std::atomic<bool>* abort;
+    std::atomic<int64_t>* bytes_done;
+  };
+
+  v1::FileResult CopyOne(const Context& context, const v1::FileTask& file);
+  absl::Status CopyRegular(const Context& context, const v1::FileTask& file,
+                           const std::string& source, const std::string& target,
+                           v1::FileResult* result);
+  absl::Status CopyDirectory(const v1::Task& task, const v1::FileTask& file,
+                             const std::string& target);
+  absl::Status CopySymlink(const v1::Task& task, const v1::FileTask& file,
+                           const std::string& target);
+  // OK to go ahead; or sets result->skipped per the overwrite policy.
+  absl::Status CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
+                              const std::string& target, v1::FileResult* result);
+  absl::StatusOr<uint32_t> StreamInto(const Context& context, storage::ReadableFile& source,
+                                      storage::WritableFile& temp, uint64_t size);
+  absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
+  absl::Status Commit(const v1::Task& task, const std::string& temp,
+                      const std::string& target);
+
+  storage::FileSystem* const fs_;
+  const Clock* const clock_;
+  const CopierOptions options_;
+  std::vector<char> buffer_;
+  absl::BitGen bitgen_;
+};
+
+}  // namespace ferry::copyd
+
+#endif  // FERRY_COPYD_FILE_COPIER_H_

@@ -1,0 +1,105 @@
+// copyd: the worker daemon that moves bytes. Serves DataService for its cluster's
+// storage root (--root) and works for its cluster's controller (--controller).
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/process.h"
+#include "common/server_util.h"
+#include "copyd/data_service.h"
+#include "copyd/file_copier.h"
+#include "copyd/worker.h"
+#include "glog/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "storage/posix_file_system.h"
+
+ABSL_FLAG(std::string, controller, "", "host:port of this cluster's controller (required).");
+ABSL_FLAG(std::string, cluster, "local", "Name of the cluster this copyd belongs to.");
+ABSL_FLAG(std::string, root, "", "The cluster's storage root directory (required).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port for DataService; port 0 picks one.");
+ABSL_FLAG(std::string, advertise_host, "127.0.0.1",
+          "Host other processes use to reach this copyd's DataService.");
+ABSL_FLAG(std::string, port_file, "", "Write the bound DataService port here once serving.");
+ABSL_FLAG(std::string, name, "", "Stable worker name (default: copyd-<port>).");
+ABSL_FLAG(int, max_tasks, 2, "Tasks this copyd runs at once.");
+ABSL_FLAG(int, block_size_kib, 256, "Read/write block size in KiB.");
+
+namespace ferry::copyd {
+namespace {
+
+int Run() {
+  const std::string controller = absl::GetFlag(FLAGS_controller);
+  const std::string root = absl::GetFlag(FLAGS_root);
+  if (controller.empty() || root.empty()) {
+    LOG(ERROR) << "--controller and --root are required";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<storage::FileSystem>> fs = storage::NewPosixFileSystem(root);
+  if (!fs.ok()) {
+    LOG(ERROR) << "cannot open storage root " << root << ": " << fs.status();
+    return 1;
+  }
+  DataServiceImpl data_service(fs->get());
+  ConfigureCommonServerOptions();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
+  builder.RegisterService(&data_service);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartServer(builder, &port, absl::GetFlag(FLAGS_listen));
+  if (!server.ok()) {
+    LOG(ERROR) << server.status();
+    return 1;
+  }
+
+  RealClock clock;
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(64 << 20);
+  // Plaintext until the auth issue brings mTLS to every channel.
+  std::unique_ptr<v1::WorkerService::Stub> stub =
+      v1::WorkerService::NewStub(grpc::CreateCustomChannel(
+          controller, grpc::InsecureChannelCredentials(), arguments));
+  WorkerOptions options;
+  options.cluster = absl::GetFlag(FLAGS_cluster);
+  options.data_address = absl::StrCat(absl::GetFlag(FLAGS_advertise_host), ":", port);
+  options.worker_name = absl::GetFlag(FLAGS_name).empty() ? absl::StrCat("copyd-", port)
+                                                           : absl::GetFlag(FLAGS_name);
+  options.storage_root = root;
+  options.max_concurrent_tasks = absl::GetFlag(FLAGS_max_tasks);
+  CopierOptions copier_options;
+  copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
+  storage::FileSystem* file_system = fs->get();
+  Worker worker(stub.get(), &clock, options, [&]() -> TaskRunner {
+    auto copier = std::make_shared<FileCopier>(file_system, &clock, copier_options);
+    return [copier](const v1::Task& task, const std::atomic<bool>* abort,
+                    std::atomic<int64_t>* bytes_done) {
+      return copier->Execute(task, abort, bytes_done);
+    };
+  });
+  worker.Start();
+  if (absl::Status s = WritePortFile(absl::GetFlag(FLAGS_port_file), port); !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  LOG(INFO) << "copyd " << options.worker_name << " serving " << root << " on port " << port
+            << " for controller " << controller;
+
+  const int signal_number = WaitForTerminationSignal();
+  LOG(INFO) << "signal " << signal_number << ": shutting down";
+  worker.Stop();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
+}  // namespace
+}  // namespace ferry::copyd
+
+int main(int argc, char** argv) {
+  ferry::InitDaemon(argc, argv,
+                    "copyd --controller=HOST:PORT --root=DIR [--cluster=NAME] "
+                    "[--listen=HOST:PORT] [--port_file=FILE]");
+  return ferry::copyd::Run();
+}
