@@ -12,7 +12,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/mem_file_system.h"
 #include "storage/path.h"
+#include "storage/posix_file_system.h"
 
 namespace ferry::storage::testing {
 namespace {
@@ -31,6 +33,25 @@ int CollectEntry(const char* path, const struct stat* st, int typeflag, struct F
 }
 
 }  // namespace
+
+std::string BackendName(Backend backend) {
+  return backend == Backend::kPosix ? "Posix" : "Mem";
+}
+
+std::unique_ptr<FileSystem> NewTestFileSystem(Backend backend, std::string* root_dir) {
+  std::string root;
+  std::unique_ptr<FileSystem> fs;
+  if (backend == Backend::kMem) {
+    fs = std::make_unique<MemFileSystem>();
+  } else {
+    root = MakeTempDir();
+    absl::StatusOr<std::unique_ptr<FileSystem>> posix = NewPosixFileSystem(root);
+    if (!posix.ok()) ADD_FAILURE() << posix.status();
+    if (posix.ok()) fs = *std::move(posix);
+  }
+  if (root_dir != nullptr) *root_dir = root;
+  return fs;
+}
 
 std::string MakeTempDir() {
   const char* base = getenv("TEST_TMPDIR");

@@ -8,6 +8,7 @@
 #ifndef FERRY_STORAGE_TEST_UTIL_H_
 #define FERRY_STORAGE_TEST_UTIL_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,15 @@
 #include "storage/file_system.h"
 
 namespace ferry::storage::testing {
+
+// The backends every backend-agnostic test runs against.
+enum class Backend { kPosix, kMem };
+std::string BackendName(Backend backend);  // For gtest parameter names.
+
+// A fresh, empty FileSystem. For kPosix, rooted at a new MakeTempDir() whose absolute
+// path is stored in *root_dir when given; for kMem, a MemFileSystem ("" in *root_dir).
+std::unique_ptr<FileSystem> NewTestFileSystem(Backend backend,
+                                              std::string* root_dir = nullptr);
 
 // A new, empty directory (mkdtemp) under $TEST_TMPDIR, or /tmp outside Bazel.
 std::string MakeTempDir();

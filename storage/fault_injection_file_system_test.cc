@@ -1,0 +1,113 @@
+// The fault wrapper over both backends: injected errors and counts behave the same; a
+// simulated crash is exact over the fake and best effort (as documented) over POSIX.
+#include "storage/fault_injection_file_system.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/test_util.h"
+
+namespace ferry::storage {
+namespace {
+
+using absl::StatusCode;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Backend;
+using testing::ReadAll;
+using testing::WalkAll;
+using testing::WriteFile;
+
+class FaultInjectionTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  FaultInjectionTest() : base_(testing::NewTestFileSystem(GetParam())), fs_(base_.get()) {}
+
+  std::unique_ptr<FileSystem> base_;
+  FaultInjectionFileSystem fs_;
+};
+
+TEST_P(FaultInjectionTest, PassesThroughAndCounts) {
+  ASSERT_TRUE(WriteFile(fs_, "f", "data").ok());
+  EXPECT_EQ(*ReadAll(fs_, "f"), "data");
+  EXPECT_EQ(*ReadAll(*base_, "f"), "data");
+  EXPECT_EQ(fs_.Count(FaultOp::kCreateTemp), 1);
+  EXPECT_EQ(fs_.Count(FaultOp::kWrite), 1);
+  EXPECT_EQ(fs_.Count(FaultOp::kRename), 1);
+  EXPECT_EQ(fs_.Count(FaultOp::kOpenForRead), 1);
+  EXPECT_EQ(fs_.Count(FaultOp::kRemove), 0);
+}
+
+TEST_P(FaultInjectionTest, InjectsEioOnMatchingPrefixOnly) {
+  ASSERT_TRUE(WriteFile(fs_, "a", "1").ok());
+  ASSERT_TRUE(WriteFile(fs_, "b", "2").ok());
+  fs_.AddFault({FaultOp::kRead, "a", FaultKind::kEio});
+  absl::StatusOr<std::string> a = ReadAll(fs_, "a");
+  EXPECT_EQ(a.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(a.status().message()), HasSubstr("(injected)"));
+  EXPECT_EQ(*ReadAll(fs_, "b"), "2");
+  fs_.ClearFaults();
+  EXPECT_EQ(*ReadAll(fs_, "a"), "1");
+}
+
+TEST_P(FaultInjectionTest, SkipAndTimesBoundTheFailures) {
+  fs_.AddFault({FaultOp::kStat, "", FaultKind::kEnospc, /*skip=*/1, /*times=*/2});
+  EXPECT_TRUE(fs_.Stat("").ok());
+  EXPECT_EQ(fs_.Stat("").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(fs_.Stat("").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(fs_.Stat("").ok());
+  EXPECT_EQ(fs_.Count(FaultOp::kStat), 4);
+}
+
+TEST_P(FaultInjectionTest, ShortWriteLandsHalfThenFailsWithEnospc) {
+  fs_.AddFault({FaultOp::kWrite, "", FaultKind::kShortWrite});
+  absl::StatusOr<TempFile> t = fs_.CreateTemp("f");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->file->WriteAt(0, "abcdef").code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(*ReadAll(*base_, t->path), "abc");
+}
+
+TEST_P(FaultInjectionTest, RenameMatchesEitherSide) {
+  ASSERT_TRUE(WriteFile(fs_, "src", "x").ok());
+  fs_.AddFault({FaultOp::kRename, "dst", FaultKind::kEio});
+  EXPECT_EQ(fs_.Rename("src", "dst", CommitMode::kReplace).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(base_->Stat("src").ok());  // Nothing happened.
+}
+
+TEST_P(FaultInjectionTest, CrashDropsUnsyncedTempAndInvalidatesHandles) {
+  ASSERT_TRUE(WriteFile(fs_, "kept", "durable").ok());
+  absl::StatusOr<TempFile> t = fs_.CreateTemp("lost");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "volatile").ok());
+  fs_.SimulateCrash();
+  EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("kept"));
+  EXPECT_EQ(*ReadAll(fs_, "kept"), "durable");
+  EXPECT_EQ(t->file->WriteAt(0, "x").code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_P(FaultInjectionTest, CrashTruncatesDataWrittenAfterSync) {
+  ASSERT_TRUE(WriteFile(fs_, "f", "0123").ok());
+  auto w = fs_.OpenForWrite("f");
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->WriteAt(4, "4567").ok());
+  fs_.SimulateCrash();
+  EXPECT_EQ(*ReadAll(fs_, "f"), "0123");
+}
+
+TEST_P(FaultInjectionTest, CrashRemovesRenameTargetWithoutDirSync) {
+  ASSERT_TRUE(fs_.MakeDirs("d", 0755).ok());
+  ASSERT_TRUE(fs_.SyncDir("").ok());
+  absl::StatusOr<TempFile> t = fs_.CreateTemp("d/f");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "x").ok());
+  ASSERT_TRUE(t->file->Sync().ok());
+  ASSERT_TRUE(t->file->Close().ok());
+  ASSERT_TRUE(fs_.Rename(t->path, "d/f", CommitMode::kNoReplace).ok());
+  fs_.SimulateCrash();  // d was never synced after the rename.
+  EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("d"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FaultInjectionTest,
+                         ::testing::Values(Backend::kPosix, Backend::kMem),
+                         [](const auto& info) { return testing::BackendName(info.param); });
+
+}  // namespace
+}  // namespace ferry::storage
