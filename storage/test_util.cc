@@ -118,8 +118,27 @@ absl::Status WriteFile(FileSystem& fs, absl::string_view path, absl::string_view
   return fs.SyncDir(Dirname(path));
 }
 
-absl::StatusOr<std::vector<std::string>> WalkAll(FileSystem& fs, absl::string_view path) {
-  absl::StatusOr<std::unique_ptr<DirectoryWalker>> walker = fs.Walk(path, "");
+absl::Status BuildTree(FileSystem& fs, const std::vector<std::string>& specs) {
+  for (const std::string& spec : specs) {
+    absl::Status s;
+    if (size_t arrow = spec.find("->"); arrow != std::string::npos) {
+      s = fs.CreateSymlink(spec.substr(arrow + 2), spec.substr(0, arrow));
+    } else if (size_t eq = spec.find('='); eq != std::string::npos) {
+      s = WriteFile(fs, spec.substr(0, eq), spec.substr(eq + 1));
+    } else if (!spec.empty() && spec.back() == '/') {
+      s = fs.MakeDirs(spec.substr(0, spec.size() - 1), 0755);
+    } else {
+      s = absl::InvalidArgumentError("bad tree spec: " + spec);
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> WalkAll(FileSystem& fs, absl::string_view path,
+                                                 absl::string_view cursor,
+                                                 std::vector<std::string>* cursors) {
+  absl::StatusOr<std::unique_ptr<DirectoryWalker>> walker = fs.Walk(path, cursor);
   if (!walker.ok()) return walker.status();
   std::vector<std::string> paths;
   FileInfo info;
@@ -128,6 +147,7 @@ absl::StatusOr<std::vector<std::string>> WalkAll(FileSystem& fs, absl::string_vi
     if (!more.ok()) return more.status();
     if (!*more) return paths;
     paths.push_back(info.path);
+    if (cursors != nullptr) cursors->push_back((*walker)->Cursor());
   }
 }
 

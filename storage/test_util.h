@@ -43,8 +43,14 @@ absl::StatusOr<std::string> ReadAll(FileSystem& fs, absl::string_view path);
 // CreateTemp + WriteAt + Sync + Close + Rename(mode) + SyncDir, as copyd commits a file.
 absl::Status WriteFile(FileSystem& fs, absl::string_view path, absl::string_view data,
                        CommitMode mode = CommitMode::kReplace);
+// Creates entries through `fs`, in order, from specs: "dir/" makes a directory,
+// "path=bytes" a file (committed with WriteFile), "path->text" a symlink.
+absl::Status BuildTree(FileSystem& fs, const std::vector<std::string>& specs);
 // Paths of every entry of a full walk of `path`, in walk order.
-absl::StatusOr<std::vector<std::string>> WalkAll(FileSystem& fs, absl::string_view path);
+// With `cursor`, the entries after it; `cursors`, if given, gets Cursor() after each.
+absl::StatusOr<std::vector<std::string>> WalkAll(FileSystem& fs, absl::string_view path,
+                                                 absl::string_view cursor = "",
+                                                 std::vector<std::string>* cursors = nullptr);
 
 }  // namespace ferry::storage::testing
 

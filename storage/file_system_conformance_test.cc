@@ -1,0 +1,443 @@
+// One suite, every backend: the POSIX file system and the in-memory fake must agree on
+// every observable behaviour (results, status codes, walk order, cursors), so tests
+// written against the fake say something about production.
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/file_system.h"
+#include "storage/path.h"
+#include "storage/test_util.h"
+
+namespace ferry::storage {
+namespace {
+
+using absl::StatusCode;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+using testing::Backend;
+using testing::BuildTree;
+using testing::ReadAll;
+using testing::WalkAll;
+using testing::WriteFile;
+
+class ConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  ConformanceTest() : fs_(testing::NewTestFileSystem(GetParam())) {}
+  FileSystem& fs() { return *fs_; }
+
+  std::unique_ptr<FileSystem> fs_;
+};
+
+// --- Stat and paths --------------------------------------------------------------------
+
+TEST_P(ConformanceTest, StatReportsTypeSizeAndPath) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=hello", "d/l->f"}).ok());
+  absl::StatusOr<FileInfo> f = fs().Stat("d/f");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->path, "d/f");
+  EXPECT_EQ(f->type, FileType::kRegular);
+  EXPECT_EQ(f->size, 5u);
+  EXPECT_EQ(f->nlink, 1u);
+  absl::StatusOr<FileInfo> l = fs().Stat("d/l");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->type, FileType::kSymlink);
+  EXPECT_EQ(l->size, 1u);
+  EXPECT_EQ(l->symlink_target, "f");
+  EXPECT_EQ(fs().Stat("d")->type, FileType::kDirectory);
+  EXPECT_EQ(fs().Stat("")->type, FileType::kDirectory);
+  EXPECT_NE(fs().Stat("d/f")->inode, fs().Stat("d")->inode);
+}
+
+TEST_P(ConformanceTest, StatErrors) {
+  ASSERT_TRUE(BuildTree(fs(), {"f=x", "l->.", "d/"}).ok());
+  absl::Status missing = fs().Stat("nope").status();
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("\"nope\""));
+  EXPECT_EQ(fs().Stat("d/nope/x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().Stat("f/x").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().Stat("l/f").status().code(), StatusCode::kInvalidArgument);
+  for (const char* bad : {"/f", "f/", "./f", "d/../f", "d//f", ".."}) {
+    EXPECT_EQ(fs().Stat(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST_P(ConformanceTest, OddNamesRoundTrip) {
+  const std::vector<std::string> names = {"new\nline", "\xff\xfe bytes", "tab\there",
+                                          "\xe2\x88\x95slash", "\xe2\x80\xa4\xe2\x80\xa4",
+                                          " ", "-", std::string(255, 'n')};
+  for (const std::string& n : names) {
+    ASSERT_TRUE(WriteFile(fs(), n, n).ok()) << PathForMessage(n);
+    EXPECT_EQ(*ReadAll(fs(), n), n);
+  }
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(*WalkAll(fs(), ""), sorted);
+}
+
+// --- Reading and writing ---------------------------------------------------------------
+
+TEST_P(ConformanceTest, ReadAtStopsAtEndOfFile) {
+  ASSERT_TRUE(WriteFile(fs(), "f", "0123456789").ok());
+  auto file = fs().OpenForRead("f");
+  ASSERT_TRUE(file.ok());
+  char buf[8];
+  EXPECT_EQ(*(*file)->ReadAt(0, buf, 4), 4u);
+  EXPECT_EQ(std::string(buf, 4), "0123");
+  EXPECT_EQ(*(*file)->ReadAt(8, buf, 8), 2u);
+  EXPECT_EQ(std::string(buf, 2), "89");
+  EXPECT_EQ(*(*file)->ReadAt(10, buf, 8), 0u);
+  EXPECT_EQ(*(*file)->ReadAt(1000, buf, 8), 0u);
+  EXPECT_EQ((*file)->Stat()->size, 10u);
+  EXPECT_EQ((*file)->Stat()->path, "f");
+}
+
+TEST_P(ConformanceTest, OpenFileOutlivesRemoveAndRename) {
+  ASSERT_TRUE(WriteFile(fs(), "f", "abc").ok());
+  auto file = fs().OpenForRead("f");
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE(fs().Rename("f", "g", CommitMode::kReplace).ok());
+  ASSERT_TRUE(fs().Remove("g").ok());
+  char buf[3];
+  EXPECT_EQ(*(*file)->ReadAt(0, buf, 3), 3u);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+}
+
+TEST_P(ConformanceTest, OpenRefusesWhatIsNotARegularFile) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "f=x", "l->f"}).ok());
+  EXPECT_EQ(fs().OpenForRead("d").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenForRead("").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenForRead("l").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().OpenForRead("nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().OpenForWrite("d").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenForWrite("l").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().OpenForWrite("nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(ConformanceTest, WritableFileWritesTruncatesAndCloses) {
+  ASSERT_TRUE(WriteFile(fs(), "f", "0123456789").ok());
+  auto file = fs().OpenForWrite("f");
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->WriteAt(2, "ab").ok());
+  ASSERT_TRUE((*file)->WriteAt(12, "z").ok());  // Past the end: a zero-filled gap.
+  EXPECT_EQ(*ReadAll(fs(), "f"), std::string("01ab456789\0\0z", 13));
+  ASSERT_TRUE((*file)->Truncate(4).ok());
+  ASSERT_TRUE((*file)->Truncate(6).ok());
+  EXPECT_EQ(*ReadAll(fs(), "f"), std::string("01ab\0\0", 6));
+  ASSERT_TRUE((*file)->Sync().ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_TRUE((*file)->Close().ok());
+  EXPECT_EQ((*file)->WriteAt(0, "x").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*file)->Sync().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_P(ConformanceTest, DataExtentsCoverDataAndSkipHoles) {
+  constexpr uint64_t kMiB = 1 << 20;
+  absl::StatusOr<TempFile> t = fs().CreateTemp("sparse");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "head").ok());
+  ASSERT_TRUE(t->file->WriteAt(3 * kMiB, "tail").ok());
+  ASSERT_TRUE(t->file->Close().ok());
+  auto file = fs().OpenForRead(t->path);
+  ASSERT_TRUE(file.ok());
+  auto extents = (*file)->DataExtents(0, 10 * kMiB);
+  ASSERT_TRUE(extents.ok()) << extents.status();
+  ASSERT_FALSE(extents->empty());
+  uint64_t covered = 0, previous_end = 0;
+  for (const Extent& e : *extents) {
+    EXPECT_GE(e.offset, previous_end);  // Sorted, disjoint.
+    EXPECT_GT(e.length, 0u);
+    previous_end = e.offset + e.length;
+    covered += e.length;
+  }
+  EXPECT_EQ(extents->front().offset, 0u);
+  EXPECT_EQ(previous_end, 3 * kMiB + 4);  // Never past the end of the file.
+  EXPECT_LT(covered, kMiB);               // The 3 MiB hole is not data.
+  EXPECT_THAT(*(*file)->DataExtents(kMiB, kMiB), IsEmpty());
+  auto tail = (*file)->DataExtents(3 * kMiB + 1, 2);
+  ASSERT_EQ(tail->size(), 1u);
+  EXPECT_EQ((*tail)[0].offset, 3 * kMiB + 1);
+  EXPECT_EQ((*tail)[0].length, 2u);
+}
+
+// --- Temporary files and commit --------------------------------------------------------
+
+TEST_P(ConformanceTest, CreateTempIsPrivateHiddenAndBesideTarget) {
+  ASSERT_TRUE(fs().MakeDirs("d", 0755).ok());
+  absl::StatusOr<TempFile> a = fs().CreateTemp("d/target");
+  absl::StatusOr<TempFile> b = fs().CreateTemp("d/target");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_THAT(a->path, StartsWith("d/.ferry-tmp.target."));
+  EXPECT_NE(a->path, b->path);
+  EXPECT_EQ(fs().Stat(a->path)->mode, 0600u);
+  EXPECT_EQ(fs().Stat(a->path)->size, 0u);
+  EXPECT_EQ(fs().Stat("d/target").status().code(), StatusCode::kNotFound);
+  absl::StatusOr<TempFile> longest = fs().CreateTemp("d/" + std::string(255, 'x'));
+  ASSERT_TRUE(longest.ok()) << longest.status();
+  EXPECT_EQ(Basename(longest->path).size(), kMaxNameBytes);
+  EXPECT_EQ(fs().CreateTemp("nope/target").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().CreateTemp("").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, RenameReplaceAndNoReplace) {
+  ASSERT_TRUE(BuildTree(fs(), {"a=A", "b=B"}).ok());
+  absl::Status s = fs().Rename("a", "b", CommitMode::kNoReplace);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadAll(fs(), "b"), "B");
+  ASSERT_TRUE(fs().Rename("a", "b", CommitMode::kReplace).ok());
+  EXPECT_EQ(*ReadAll(fs(), "b"), "A");
+  EXPECT_EQ(fs().Stat("a").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(fs().Rename("b", "c", CommitMode::kNoReplace).ok());
+  EXPECT_THAT(*WalkAll(fs(), ""), ElementsAre("c"));
+}
+
+TEST_P(ConformanceTest, RenameTypeRules) {
+  ASSERT_TRUE(BuildTree(fs(), {"f=x", "g=y", "d/", "e/", "full/", "full/x=1", "l->f"}).ok());
+  const auto code = [&](const char* from, const char* to) {
+    return fs().Rename(from, to, CommitMode::kReplace).code();
+  };
+  EXPECT_EQ(code("f", "d"), StatusCode::kFailedPrecondition);     // File over directory.
+  EXPECT_EQ(code("d", "f"), StatusCode::kFailedPrecondition);     // Directory over file.
+  EXPECT_EQ(code("d", "full"), StatusCode::kFailedPrecondition);  // Over non-empty.
+  EXPECT_EQ(code("d", "d/sub"), StatusCode::kInvalidArgument);    // Into itself.
+  EXPECT_EQ(code("nope", "x"), StatusCode::kNotFound);
+  EXPECT_EQ(code("f", "nope/x"), StatusCode::kNotFound);
+  EXPECT_EQ(code("f", "g/x"), StatusCode::kFailedPrecondition);   // Parent is a file.
+  EXPECT_EQ(code("f", "l/x"), StatusCode::kInvalidArgument);      // Parent is a symlink.
+  EXPECT_EQ(code("", "x"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code("f", ""), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code("f", "f"), StatusCode::kOk);  // Same entry: nothing to do.
+  EXPECT_EQ(fs().Rename("f", "f", CommitMode::kNoReplace).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(code("d", "e"), StatusCode::kOk);  // Directory over empty directory.
+  EXPECT_EQ(code("l", "e/l"), StatusCode::kOk);  // Moves the link, not its target.
+  EXPECT_EQ(fs().Stat("e/l")->symlink_target, "f");
+  EXPECT_THAT(*WalkAll(fs(), ""), ElementsAre("e", "e/l", "f", "full", "full/x", "g"));
+}
+
+TEST_P(ConformanceTest, RenameBetweenDirectoriesMovesSubtrees) {
+  ASSERT_TRUE(BuildTree(fs(), {"a/b/", "a/b/f=1", "c/"}).ok());
+  ASSERT_TRUE(fs().Rename("a/b", "c/b", CommitMode::kNoReplace).ok());
+  EXPECT_THAT(*WalkAll(fs(), ""), ElementsAre("a", "c", "c/b", "c/b/f"));
+  EXPECT_EQ(*ReadAll(fs(), "c/b/f"), "1");
+}
+
+// --- Directories, removal, symlinks, metadata ------------------------------------------
+
+TEST_P(ConformanceTest, MakeDirs) {
+  ASSERT_TRUE(fs().MakeDirs("a/b/c", 0750).ok());
+  EXPECT_TRUE(fs().MakeDirs("a/b/c", 0700).ok());  // Exists: fine, mode untouched.
+  EXPECT_TRUE(fs().MakeDirs("", 0700).ok());
+  EXPECT_EQ(fs().Stat("a/b/c")->mode, 0750u);
+  EXPECT_EQ(fs().Stat("a")->mode, 0750u);
+  ASSERT_TRUE(BuildTree(fs(), {"a/f=x", "a/l->b"}).ok());
+  EXPECT_EQ(fs().MakeDirs("a/f", 0755).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().MakeDirs("a/f/g", 0755).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().MakeDirs("a/l/g", 0755).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().MakeDirs("a/../x", 0755).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, Remove) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f", "e/"}).ok());
+  EXPECT_EQ(fs().Remove("d").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs().Remove("d/l").ok());
+  EXPECT_TRUE(fs().Stat("d/f").ok());  // Removing a link leaves its target.
+  EXPECT_TRUE(fs().Remove("d/f").ok());
+  EXPECT_TRUE(fs().Remove("d").ok());
+  EXPECT_TRUE(fs().Remove("e").ok());
+  EXPECT_EQ(fs().Remove("d").code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().Remove("").code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(*WalkAll(fs(), ""), IsEmpty());
+}
+
+TEST_P(ConformanceTest, CreateSymlinkStoresTextUnresolved) {
+  int n = 0;
+  for (const char* target : {"/etc/passwd", "../../..", "dangling", "a\nb"}) {
+    const std::string path = absl::StrCat("l", n++);
+    ASSERT_TRUE(fs().CreateSymlink(target, path).ok()) << target;
+    EXPECT_EQ(fs().Stat(path)->symlink_target, target);
+  }
+  EXPECT_EQ(fs().CreateSymlink("x", "l0").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().CreateSymlink("", "m").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().CreateSymlink(std::string("a\0b", 3), "m").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().CreateSymlink("x", "nope/m").code(), StatusCode::kNotFound);
+}
+
+TEST_P(ConformanceTest, SetModeAndMtime) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f"}).ok());
+  const int64_t t = int64_t{1600000000} * 1000000000 + 987654321;
+  ASSERT_TRUE(fs().SetModeAndMtime("d/f", 0604, t).ok());
+  ASSERT_TRUE(fs().SetModeAndMtime("d", 0711, t + 1).ok());
+  ASSERT_TRUE(fs().SetModeAndMtime("d/l", 0700, t + 2).ok());
+  ASSERT_TRUE(fs().SetModeAndMtime("", 0755, t + 3).ok());
+  EXPECT_EQ(fs().Stat("d/f")->mode, 0604u);
+  EXPECT_EQ(fs().Stat("d/f")->mtime_ns, t);
+  EXPECT_EQ(fs().Stat("d")->mode, 0711u);
+  EXPECT_EQ(fs().Stat("d")->mtime_ns, t + 1);
+  EXPECT_EQ(fs().Stat("d/l")->mtime_ns, t + 2);  // The link itself...
+  EXPECT_EQ(fs().Stat("d/f")->mtime_ns, t);      // ...not its target.
+  EXPECT_EQ(fs().Stat("")->mtime_ns, t + 3);
+  EXPECT_EQ(fs().SetModeAndMtime("nope", 0644, t).code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().SetModeAndMtime("d/l/x", 0644, t).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, SyncDirAndFreeSpace) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "f=x", "l->d"}).ok());
+  EXPECT_TRUE(fs().SyncDir("").ok());
+  EXPECT_TRUE(fs().SyncDir("d").ok());
+  EXPECT_EQ(fs().SyncDir("nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().SyncDir("f").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().SyncDir("l").code(), StatusCode::kInvalidArgument);
+  absl::StatusOr<SpaceInfo> space = fs().FreeSpace();
+  ASSERT_TRUE(space.ok());
+  EXPECT_GT(space->total_bytes, 0u);
+  EXPECT_LE(space->available_bytes, space->total_bytes);
+}
+
+// --- Walk ------------------------------------------------------------------------------
+
+const std::vector<std::string> kTree = {
+    "b/", "b/c/", "b/c/x=1", "b/a=2", "a/", "a/z=3", "b-=4", "b0=5", "s->b",
+    "\xff=6", "B=7", "e/"};
+const std::vector<std::string> kTreeOrder = {
+    "B", "a", "a/z", "b", "b/a", "b/c", "b/c/x", "b-", "b0", "e", "s", "\xff"};
+
+TEST_P(ConformanceTest, WalkIsSortedDepthFirstPreOrder) {
+  ASSERT_TRUE(BuildTree(fs(), kTree).ok());
+  EXPECT_EQ(*WalkAll(fs(), ""), kTreeOrder);
+  EXPECT_THAT(*WalkAll(fs(), "b"), ElementsAre("b/a", "b/c", "b/c/x"));
+  EXPECT_THAT(*WalkAll(fs(), "e"), IsEmpty());
+  EXPECT_THAT(*WalkAll(fs(), "b/c/x"), ElementsAre("b/c/x"));
+  EXPECT_THAT(*WalkAll(fs(), "s"), ElementsAre("s"));  // A symlink is not entered.
+  EXPECT_EQ(fs().Walk("nope", "").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().Walk("s/a", "").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, WalkEntriesCarryStat) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=abc", "d/l->f"}).ok());
+  auto walker = fs().Walk("", "");
+  ASSERT_TRUE(walker.ok());
+  FileInfo info;
+  std::vector<FileInfo> entries;
+  while (*(*walker)->Next(&info)) entries.push_back(info);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].type, FileType::kDirectory);
+  EXPECT_EQ(entries[1].size, 3u);
+  EXPECT_EQ(entries[1].inode, fs().Stat("d/f")->inode);
+  EXPECT_EQ(entries[2].symlink_target, "f");
+  EXPECT_FALSE(*(*walker)->Next(&info));  // Stays at the end.
+}
+
+TEST_P(ConformanceTest, WalkResumesFromEveryCursor) {
+  ASSERT_TRUE(BuildTree(fs(), kTree).ok());
+  std::vector<std::string> cursors;
+  ASSERT_EQ(*WalkAll(fs(), "", "", &cursors), kTreeOrder);
+  for (size_t i = 0; i < cursors.size(); ++i) {
+    EXPECT_EQ(*WalkAll(fs(), "", cursors[i]),
+              std::vector<std::string>(kTreeOrder.begin() + i + 1, kTreeOrder.end()))
+        << "after " << kTreeOrder[i];
+  }
+  std::vector<std::string> file_cursors;
+  ASSERT_THAT(*WalkAll(fs(), "b0", "", &file_cursors), ElementsAre("b0"));
+  EXPECT_THAT(*WalkAll(fs(), "b0", file_cursors[0]), IsEmpty());
+}
+
+TEST_P(ConformanceTest, WalkCursorSurvivesChangesToTheTree) {
+  ASSERT_TRUE(BuildTree(fs(), kTree).ok());
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(WalkAll(fs(), "", "", &cursors).ok());
+  const std::string after_b_c = cursors[5];  // Last returned: "b/c" (a directory).
+  ASSERT_TRUE(fs().Remove("b/c/x").ok());
+  ASSERT_TRUE(fs().Remove("b/c").ok());        // The cursor's entry is gone...
+  ASSERT_TRUE(BuildTree(fs(), {"b/d=8", "a/y=9"}).ok());  // ...and things appeared.
+  EXPECT_THAT(*WalkAll(fs(), "", after_b_c),
+              ElementsAre("b/d", "b-", "b0", "e", "s", "\xff"));
+}
+
+TEST_P(ConformanceTest, WalkCursorErrors) {
+  EXPECT_EQ(fs().Walk("", "bogus").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().Walk("", "w1:a//b").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().Walk("", "w1:/etc").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, WalkSkipsEntriesRemovedMidWalk) {
+  ASSERT_TRUE(BuildTree(fs(), {"a=1", "b/", "b/x=2", "c=3"}).ok());
+  auto walker = fs().Walk("", "");
+  ASSERT_TRUE(walker.ok());
+  FileInfo info;
+  ASSERT_TRUE(*(*walker)->Next(&info));
+  EXPECT_EQ(info.path, "a");
+  ASSERT_TRUE(fs().Remove("c").ok());
+  ASSERT_TRUE(*(*walker)->Next(&info));
+  EXPECT_EQ(info.path, "b");
+  ASSERT_TRUE(fs().Remove("b/x").ok());
+  ASSERT_TRUE(fs().Remove("b").ok());  // Returned, then gone before it was entered.
+  EXPECT_FALSE(*(*walker)->Next(&info));
+}
+
+// --- Concurrency -----------------------------------------------------------------------
+
+TEST_P(ConformanceTest, ConcurrentCommitsInOneDirectory) {
+  constexpr int kThreads = 4, kFilesEach = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < kFilesEach; ++i) {
+        const std::string name = absl::StrCat("f", t, "_", i);
+        EXPECT_TRUE(WriteFile(fs(), name, name).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  absl::StatusOr<std::vector<std::string>> all = WalkAll(fs(), "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), size_t{kThreads * kFilesEach});
+  for (const std::string& name : *all) EXPECT_EQ(*ReadAll(fs(), name), name);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest,
+                         ::testing::Values(Backend::kPosix, Backend::kMem),
+                         [](const auto& info) { return testing::BackendName(info.param); });
+
+// --- Both at once ----------------------------------------------------------------------
+
+// The same operations on both backends give the same status, message included, so a
+// caller's error handling tested against the fake holds in production.
+TEST(CrossBackendTest, IdenticalStatusesAndCursors) {
+  auto posix = testing::NewTestFileSystem(Backend::kPosix);
+  auto mem = testing::NewTestFileSystem(Backend::kMem);
+  const auto script = [](FileSystem& fs) {
+    std::vector<std::string> out;
+    const auto note = [&out](const absl::Status& s) { out.push_back(s.ToString()); };
+    note(BuildTree(fs, kTree));
+    note(fs.Stat("nope").status());
+    note(fs.Stat("b0/x").status());
+    note(fs.Stat("s/a").status());
+    note(fs.OpenForRead("b").status());
+    note(fs.OpenForRead("s").status());
+    note(fs.Rename("b0", "b-", CommitMode::kNoReplace));
+    note(fs.Rename("b", "b/c/d", CommitMode::kReplace));
+    note(fs.Remove("b"));
+    note(fs.MakeDirs("b0/x", 0755));
+    note(fs.MakeDirs("s/x", 0755));
+    note(fs.CreateSymlink("t", "a"));
+    note(fs.SetModeAndMtime("nope", 0644, 0));
+    note(fs.Walk("", "w1:../x").status());
+    note(fs.CreateTemp("nope/x").status());
+    std::vector<std::string> cursors;
+    note(WalkAll(fs, "", "", &cursors).status());
+    out.insert(out.end(), cursors.begin(), cursors.end());
+    return out;
+  };
+  EXPECT_EQ(script(*posix), script(*mem));
+}
+
+}  // namespace
+}  // namespace ferry::storage
