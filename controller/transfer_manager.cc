@@ -77,6 +77,7 @@ v1::CreateTransferRequest Normalized(const v1::CreateTransferRequest& request) {
   if (copy.priority() == v1::PRIORITY_CLASS_UNSPECIFIED) {
     copy.set_priority(v1::PRIORITY_CLASS_BATCH);
   }
+  copy.mutable_preserve();  // Present-but-default and absent must compare equal.
   return copy;
 }
 
