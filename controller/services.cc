@@ -26,14 +26,17 @@ grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+constexpr absl::Duration kWatchPoll = absl::Milliseconds(100);
+
 bool IsTerminal(v1::TransferState state) {
   return state == v1::TRANSFER_STATE_SUCCEEDED || state == v1::TRANSFER_STATE_FAILED ||
          state == v1::TRANSFER_STATE_CANCELLED;
 }
 
-// Streams a transfer's events: polls the manager every `interval` and writes an event
-// when something changed. One write is outstanding at a time, the next poll is armed
-// only after the previous write completed, and the reactor deletes itself in OnDone.
+// Streams a transfer's events. Polls the manager every kWatchPoll (a point read), so
+// state changes and errors go out at once, while progress events go out at most every
+// `interval`. One write is outstanding at a time, the next poll is armed only after
+// the previous write completed, and the reactor deletes itself in OnDone.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
  public:
   WatchReactor(TransferManager* manager, std::string id, absl::Duration interval)
@@ -58,7 +61,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
 
  private:
   void ArmPoll() {
-    alarm_.Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(interval_),
+    alarm_.Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kWatchPoll),
                [this](bool) { Poll(); });
   }
 
@@ -73,6 +76,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
       return;
     }
     v1::TransferEvent::Kind kind = KindOfChange(*transfer);
+    const absl::Time now = absl::Now();
+    if (kind == v1::TransferEvent::KIND_PROGRESS && now - last_write_ < interval_) {
+      kind = v1::TransferEvent::KIND_UNSPECIFIED;  // Progress waits for the interval.
+    }
     if (kind == v1::TransferEvent::KIND_UNSPECIFIED) {
       ArmPoll();
       return;
@@ -85,6 +92,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
     *event_.mutable_transfer() = *transfer;
     *event_.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
     last_ = std::move(*transfer);
+    last_write_ = now;
     sent_any_ = true;
     StartWrite(&event_);
   }
@@ -114,6 +122,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
   grpc::Alarm alarm_;
   std::atomic<bool> cancelled_{false};
   bool sent_any_ = false;
+  absl::Time last_write_ = absl::InfinitePast();
   v1::Transfer last_;
   v1::TransferEvent event_;
 };
