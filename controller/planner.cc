@@ -33,9 +33,11 @@ std::vector<TaskRecord> PlanEntries(const std::vector<v1::FileInfo>& entries,
   for (const v1::FileInfo& entry : entries) {
     const bool is_regular = entry.type() == v1::FILE_TYPE_REGULAR;
     const uint64_t bytes = is_regular ? entry.size() : 0;
+    // A file over the byte bound travels alone: entries without bytes (directories,
+    // empty files) do not join its task either.
     const bool full = !tasks.empty() &&
                       (tasks.back().files_size() >= limits.max_files_per_task ||
-                       (bytes_in_task > 0 && bytes_in_task + bytes > limits.max_bytes_per_task));
+                       bytes_in_task + bytes > limits.max_bytes_per_task);
     if (tasks.empty() || full) {
       tasks.push_back(NewTask(record));
       bytes_in_task = 0;

@@ -3,8 +3,8 @@
 // PlanEntries is pure: given the transfer and a page of DataService.List entries it
 // returns the tasks to persist, batching small files into multi-file
 // TASK_KIND_COPY_FILES tasks (bounded by file count and bytes) so per-file overhead does
-// not dominate. Whole-file tasks only for now; chunking of large files arrives with the
-// controller issue.
+// not dominate; a file larger than the byte bound gets a task of its own. Whole-file
+// tasks only for now; chunking of large files arrives with the controller issue.
 //
 // Thread safety: pure functions.
 #ifndef FERRY_CONTROLLER_PLANNER_H_

@@ -360,14 +360,15 @@ absl::StatusOr<v1::RegisterWorkerResponse> TransferManager::RegisterWorker(
     return absl::InvalidArgumentError("max_concurrent_tasks: must be 1-1024");
   }
   absl::MutexLock lock(&mu_);
-  // A new incarnation of the same name ends the old one (its process is gone).
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    if (it->second.registration.worker_name() == name) {
-      LOG(INFO) << "worker " << name << " re-registered; dropping " << it->first;
-      workers_.erase(it++);
-    } else {
-      ++it;
-    }
+  // A new incarnation of the same name ends the old one (its process is gone, and
+  // with it the work in progress): its leases are released at once.
+  std::vector<std::string> previous;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.registration.worker_name() == name) previous.push_back(id);
+  }
+  for (const std::string& id : previous) {
+    LOG(INFO) << "worker " << name << " re-registered; dropping " << id;
+    DropWorker(id, absl::StrCat("worker ", id, " restarted"));
   }
   const std::string worker_id = absl::StrCat(name, "#", next_worker_number_++, "-",
                                              absl::ToUnixMillis(clock_->Now()));
@@ -732,18 +733,15 @@ void TransferManager::SetStalledReason(const std::string& id, const std::string&
 void TransferManager::ExpireWorkersAndLeases() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    if (now - it->second.last_seen > options_.worker_timeout) {
-      LOG(WARNING) << "worker " << it->first << " silent for "
-                   << absl::FormatDuration(now - it->second.last_seen) << "; dropping it";
-      for (auto& [key, lease] : leases_) {
-        if (lease.worker_id == it->first) lease.expiry = now;
-      }
-      workers_.erase(it++);
-    } else {
-      ++it;
+  std::vector<std::string> silent;
+  for (const auto& [id, worker] : workers_) {
+    if (now - worker.last_seen > options_.worker_timeout) {
+      LOG(WARNING) << "worker " << id << " silent for "
+                   << absl::FormatDuration(now - worker.last_seen) << "; dropping it";
+      silent.push_back(id);
     }
   }
+  for (const std::string& id : silent) DropWorker(id, "lease expired (worker lost)");
   std::vector<std::string> expired;
   for (const auto& [key, lease] : leases_) {
     if (lease.expiry <= now) expired.push_back(key);
@@ -751,6 +749,21 @@ void TransferManager::ExpireWorkersAndLeases() {
   for (const std::string& key : expired) {
     absl::Status s = ExpireLease(key, absl::UnavailableError("lease expired (worker lost)"));
     if (!s.ok()) LOG(ERROR) << "expiring lease of " << key << ": " << s;
+  }
+}
+
+void TransferManager::DropWorker(const std::string& worker_id, const std::string& why) {
+  workers_.erase(worker_id);
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> held;
+  for (auto& [key, lease] : leases_) {
+    if (lease.worker_id != worker_id) continue;
+    lease.expiry = now;  // If releasing fails now, housekeeping retries.
+    held.push_back(key);
+  }
+  for (const std::string& key : held) {
+    absl::Status s = ExpireLease(key, absl::UnavailableError(why));
+    if (!s.ok()) LOG(ERROR) << "releasing lease of " << key << ": " << s;
   }
 }
 

@@ -144,6 +144,10 @@ class TransferManager {
   v1::Task ToTask(const TaskRecord& task, absl::Time expiry) const;
   absl::Status ExpireLease(const std::string& task_key, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets a worker incarnation and requeues (or fails) the tasks it holds leases on,
+  // with UNAVAILABLE `why` as the attempt's error.
+  void DropWorker(const std::string& worker_id, const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillLiveFields(v1::Transfer* transfer) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordProgressSample(const v1::Transfer& transfer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
