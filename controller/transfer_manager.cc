@@ -310,6 +310,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
         absl::StrCat(id, " already ended as ", v1::TransferState_Name(state)));
   }
   rocksdb::WriteBatch batch;
+  std::vector<std::string> revoked;  // Leases dropped from memory once committed.
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kTasks);
   const std::string prefix = absl::StrCat(id, "/");
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -320,7 +321,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
                    QueueKey(task.priority(), task.transfer_number(), task.seq()));
     } else if (task.state() == TASK_STATE_LEASED) {
       batch.Delete(store_->Handle(Family::kLeases), it->key());
-      leases_.erase(it->key().ToString());
+      revoked.push_back(it->key().ToString());
     }
   }
   record.mutable_transfer()->set_state(v1::TRANSFER_STATE_CANCELLED);
@@ -331,6 +332,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
            "");
   PutTransfer(&batch, &record);
   if (absl::Status s = store_->Commit(&batch, Durability::kSynced); !s.ok()) return s;
+  for (const std::string& key : revoked) leases_.erase(key);
   LOG(INFO) << "cancelled " << id << " by " << user;
   return record.transfer();
 }
