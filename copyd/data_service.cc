@@ -18,6 +18,10 @@ namespace {
 constexpr uint32_t kDefaultBlockSize = 1 << 20;
 constexpr uint32_t kMinBlockSize = 4 << 10;
 constexpr uint32_t kMaxBlockSize = 4 << 20;
+// Data per DataBlock actually sent: a 4 MiB block plus its offset and CRC would exceed
+// gRPC's default 4 MiB receive limit, which any plain client keeps; one 4 KiB page
+// less keeps blocks page-aligned for the writer.
+constexpr uint32_t kMaxBlockData = kMaxBlockSize - kMinBlockSize;
 constexpr int kDefaultPageEntries = 1000;
 constexpr int kMaxPageEntries = 10000;
 
@@ -195,7 +199,8 @@ grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadChunk(
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file =
       OpenChecked(fs_, *request, &end);
   if (!file.ok()) return new FailedStream<v1::DataBlock>(file.status());
-  return new ReadChunkReactor(std::move(*file), request->offset(), end, block_size);
+  return new ReadChunkReactor(std::move(*file), request->offset(), end,
+                              std::min(block_size, kMaxBlockData));
 }
 
 grpc::ServerUnaryReactor* DataServiceImpl::Stat(grpc::CallbackServerContext* context,

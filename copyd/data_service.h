@@ -2,7 +2,8 @@
 //
 // Stat and List let a controller plan a copy from this cluster without touching
 // storage; ReadChunk streams a byte range in contiguous blocks, each with its offset
-// and the CRC32C of the bytes as read, for copyds that pull from this cluster.
+// and the CRC32C of the bytes as read, for copyds that pull from this cluster; a block
+// carries at most 4 MiB - 4 KiB, so it fits gRPC's default 4 MiB message limit.
 // Streams keep one write outstanding and reuse one message buffer, so memory per
 // stream is one block (ReadChunk) or one page of entries (List).
 //

@@ -56,14 +56,16 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
     return report;
   }
   const Context context{&task, abort, bytes_done};
+  const auto aborted = [abort] { return abort != nullptr && abort->load(); };
   for (const v1::FileTask& file : task.files()) {
-    if (abort != nullptr && abort->load()) {
-      report.clear_files();
-      report.set_code(static_cast<int32_t>(absl::StatusCode::kCancelled));
-      report.set_message("task aborted by the controller");
-      return report;
-    }
+    if (aborted()) break;
     *report.add_files() = CopyOne(context, file);
+  }
+  // Also when the abort stopped the last file: the task's results are no longer wanted.
+  if (aborted()) {
+    report.clear_files();
+    report.set_code(static_cast<int32_t>(absl::StatusCode::kCancelled));
+    report.set_message("task aborted by the controller");
   }
   return report;
 }
@@ -125,9 +127,7 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
   if (absl::Status s = CheckOverwrite(task, file, target, result); !s.ok() || result->skipped()) {
     return s;
   }
-  if (absl::Status s = fs_->MakeDirs(storage::Dirname(target), kDefaultDirectoryMode); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = MakeDirsDurably(storage::Dirname(target)); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(source);
   if (!input.ok()) return input.status();
   const v1::FileInfo& planned = file.source_info();
@@ -146,8 +146,6 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
   if (after->size != planned.size() || after->mtime_ns != planned.mtime_ns()) {
     return SourceChanged(file.source_path(), "modified while being copied");
   }
-  if (absl::Status s = temp->file->Sync(); !s.ok()) return s;
-  if (absl::Status s = temp->file->Close(); !s.ok()) return s;
   if (options_.verify_after_write) {
     absl::StatusOr<uint32_t> written = CrcOfFile(temp->path, planned.size());
     if (!written.ok()) return written.status();
@@ -161,6 +159,9 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
   const int64_t mtime = task.preserve().mtime() ? planned.mtime_ns()
                                                 : absl::ToUnixNanos(clock_->Now());
   if (absl::Status s = fs_->SetModeAndMtime(temp->path, mode, mtime); !s.ok()) return s;
+  // After the attributes, so that the fsync makes them durable with the data.
+  if (absl::Status s = temp->file->Sync(); !s.ok()) return s;
+  if (absl::Status s = temp->file->Close(); !s.ok()) return s;
   if (absl::Status s = Commit(task, temp->path, target); !s.ok()) return s;
   guard.Release();
   result->set_crc32c(*crc);
@@ -234,20 +235,42 @@ absl::Status FileCopier::CopyDirectory(const v1::Task& task, const v1::FileTask&
     return absl::FailedPreconditionError(
         absl::StrCat("destination exists and is not a directory: ", file.destination_path()));
   }
-  if (absl::Status s = fs_->MakeDirs(target, kDefaultDirectoryMode); !s.ok()) return s;
+  if (absl::Status s = MakeDirsDurably(target); !s.ok()) return s;
   if (!task.preserve().mode()) return absl::OkStatus();
   // The owner keeps write and search rights while the copy fills the directory.
   // Directory mtimes change as entries arrive, so only the mode is set here.
   absl::StatusOr<storage::FileInfo> created = fs_->Stat(target);
   if (!created.ok()) return created.status();
-  return fs_->SetModeAndMtime(target, file.source_info().mode() | 0700, created->mtime_ns);
+  if (absl::Status s =
+          fs_->SetModeAndMtime(target, file.source_info().mode() | 0700, created->mtime_ns);
+      !s.ok()) {
+    return s;
+  }
+  return fs_->SyncDir(target);  // Makes the mode durable.
+}
+
+absl::Status FileCopier::MakeDirsDurably(absl::string_view dir) {
+  // The directories to create: `dir` and its missing ancestors, deepest first.
+  std::vector<std::string> missing;
+  for (std::string path(dir);; path = std::string(storage::Dirname(path))) {
+    absl::StatusOr<storage::FileInfo> info = fs_->Stat(path);
+    if (info.ok()) break;  // MakeDirs reports one that is not a directory.
+    if (!absl::IsNotFound(info.status())) return info.status();
+    missing.push_back(path);
+    if (path.empty()) break;
+  }
+  if (missing.empty()) return absl::OkStatus();
+  if (absl::Status s = fs_->MakeDirs(dir, kDefaultDirectoryMode); !s.ok()) return s;
+  // A new directory survives a crash once the directory holding its entry is synced.
+  for (const std::string& created : missing) {
+    if (absl::Status s = fs_->SyncDir(storage::Dirname(created)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FileCopier::CopySymlink(const v1::Task& task, const v1::FileTask& file,
                                      const std::string& target) {
-  if (absl::Status s = fs_->MakeDirs(storage::Dirname(target), kDefaultDirectoryMode); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = MakeDirsDurably(storage::Dirname(target)); !s.ok()) return s;
   const std::string temp = storage::JoinPath(
       storage::Dirname(target),
       storage::TempFileName(storage::Basename(target), absl::Uniform<uint64_t>(bitgen_)));

@@ -3,12 +3,13 @@
 // For TASK_KIND_COPY_FILES each FileTask is copied whole and committed on its own:
 // the source is opened and checked against the planned stat, its bytes stream through
 // one reused buffer into a hidden temporary file beside the target while their CRC32C
-// is computed, the temporary file is read back and its CRC compared, then it is
-// fsynced, given the source's mode and mtime, renamed into place under the transfer's
-// overwrite policy (RENAME_NOREPLACE for "never") and the directory is fsynced. Until
-// that rename the target shows its old content or nothing; on any failure the
-// temporary file is removed. A source whose size or mtime changed is not committed
-// (FAILED_PRECONDITION "source changed", which the controller retries from scratch).
+// is computed, the temporary file is read back and its CRC compared, then it is given
+// the source's mode and mtime, fsynced (data and attributes), renamed into place under
+// the transfer's overwrite policy (RENAME_NOREPLACE for "never") and the directory is
+// fsynced; so are the parents of directories it creates. Until that rename the target
+// shows its old content or nothing; on any failure the temporary file is removed. A
+// source whose size or mtime changed is not committed (FAILED_PRECONDITION "source
+// changed", which the controller retries from scratch).
 // Directories are created, symlinks are recreated as links (never followed), other
 // file types are skipped.
 //
@@ -66,6 +67,8 @@ class FileCopier {
                            v1::FileResult* result);
   absl::Status CopyDirectory(const v1::Task& task, const v1::FileTask& file,
                              const std::string& target);
+  // mkdir -p whose new directories survive a crash (their parents are synced).
+  absl::Status MakeDirsDurably(absl::string_view dir);
   absl::Status CopySymlink(const v1::Task& task, const v1::FileTask& file,
                            const std::string& target);
   // OK to go ahead; or sets result->skipped per the overwrite policy.

@@ -158,6 +158,8 @@ void Worker::RunTask(const TaskRunner& runner, const v1::Task& task) {
   {
     absl::MutexLock lock(&mu_);
     running_[task.task_id()] = running;
+    // Stop() aborts what is in running_; a task leased while it did so is aborted here.
+    if (stopping_.HasBeenNotified()) running->abort = true;
   }
   v1::TaskReport report = runner(task, &running->abort, &running->bytes_done);
   {
