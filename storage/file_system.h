@@ -17,7 +17,8 @@
 //   RESOURCE_EXHAUSTED   ENOSPC / EDQUOT: retry later or elsewhere.
 //   UNAVAILABLE          EIO and other transient errors the caller may retry.
 //   INTERNAL             anything else (a bug or an unexpected errno).
-// Messages name the path (relative to the root) and the failing operation.
+// Messages name the path (relative to the root) and the failing operation. The full
+// errno table is in storage/errno_status.h; every backend maps through it.
 //
 // Thread safety: a FileSystem is safe to use from many threads at once. ReadableFile,
 // WritableFile and DirectoryWalker objects are used by one thread at a time.
@@ -101,7 +102,9 @@ class DirectoryWalker {
   // symlinks. An entry that vanishes between listing and stat is skipped.
   virtual absl::StatusOr<bool> Next(FileInfo* entry) = 0;
   // An opaque cursor: Walk(root_of_walk, cursor) resumes after the last entry returned
-  // by Next. Valid across processes (the controller checkpoints it in RocksDB).
+  // by Next. Valid across processes and backends (the controller checkpoints it in
+  // RocksDB); format in storage/path.h (EncodeWalkCursor). After Next returns an error
+  // the walker is done, but Cursor() still names the last entry returned.
   virtual std::string Cursor() const = 0;
 };
 
@@ -135,8 +138,8 @@ class FileSystem {
   virtual absl::StatusOr<std::unique_ptr<DirectoryWalker>> Walk(
       absl::string_view path, absl::string_view cursor) = 0;
 
-  // Opens a regular file for reading. A symlink, directory, FIFO, socket or device is
-  // refused (INVALID_ARGUMENT or FAILED_PRECONDITION), and a FIFO never blocks.
+  // Opens a regular file for reading. A directory is refused with FAILED_PRECONDITION;
+  // a symlink, FIFO, socket or device with INVALID_ARGUMENT, without blocking.
   virtual absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(
       absl::string_view path) = 0;
 

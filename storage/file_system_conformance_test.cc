@@ -94,6 +94,9 @@ TEST_P(ConformanceTest, ReadAtStopsAtEndOfFile) {
   EXPECT_EQ(std::string(buf, 2), "89");
   EXPECT_EQ(*(*file)->ReadAt(10, buf, 8), 0u);
   EXPECT_EQ(*(*file)->ReadAt(1000, buf, 8), 0u);
+  EXPECT_EQ(*(*file)->ReadAt(UINT64_MAX - 4, buf, 8), 0u);  // No overflow, just EOF.
+  EXPECT_THAT(*(*file)->DataExtents(UINT64_MAX - 4, 8), IsEmpty());
+  EXPECT_THAT(*(*file)->DataExtents(8, UINT64_MAX), ::testing::SizeIs(1));
   EXPECT_EQ((*file)->Stat()->size, 10u);
   EXPECT_EQ((*file)->Stat()->path, "f");
 }

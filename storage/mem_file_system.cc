@@ -258,7 +258,7 @@ class MemReadableFile : public ReadableFile {
                                                   uint64_t length) override {
     absl::MutexLock lock(&state_->mu);
     const uint64_t size = node_->live.data.size();
-    const uint64_t end = length > size ? size : std::min(size, offset + length);
+    const uint64_t end = offset >= size ? size : offset + std::min(length, size - offset);
     return node_->live.extents.Within(offset, end);
   }
 

@@ -35,6 +35,14 @@ constexpr int kMaxOpenAttempts = 16;
 // Debian 12's headers predate it. New syscalls share one number on all architectures.
 constexpr long kSysFchmodat2 = 452;
 constexpr int kMaxTempAttempts = 8;
+// No file extends past the largest off_t: offsets beyond it are past end of file.
+constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+
+// The end of [offset, offset + length) clamped to kMaxOffset, without overflow.
+uint64_t ClampedEnd(uint64_t offset, uint64_t length) {
+  if (offset >= kMaxOffset) return kMaxOffset;
+  return offset + std::min(length, kMaxOffset - offset);
+}
 
 // --- Small syscall helpers -------------------------------------------------------------
 
@@ -143,6 +151,7 @@ class PosixReadableFile : public ReadableFile {
       : fd_(std::move(fd)), path_(std::move(path)) {}
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    n = static_cast<size_t>(ClampedEnd(offset, n) - std::min(offset, kMaxOffset));
     size_t done = 0;
     while (done < n) {
       ssize_t got = pread(fd_.get(), buf + done, n - done, offset + done);
@@ -162,8 +171,7 @@ class PosixReadableFile : public ReadableFile {
 
   absl::StatusOr<std::vector<Extent>> DataExtents(uint64_t offset,
                                                   uint64_t length) override {
-    const uint64_t max_off = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
-    const uint64_t end = std::min(max_off, offset + std::min(length, max_off - offset));
+    const uint64_t end = ClampedEnd(offset, length);
     std::vector<Extent> extents;
     uint64_t pos = offset;
     while (pos < end) {
