@@ -4,9 +4,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/process.h"
@@ -30,12 +35,38 @@ ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
           "A worker silent this long loses its leases.");
 ABSL_FLAG(int, max_attempts, 5, "Attempts per task before its files fail.");
 ABSL_FLAG(int, max_files_per_task, 256, "Small files batched into one task, at most.");
+ABSL_FLAG(absl::Duration, retry_backoff, absl::Seconds(1),
+          "First retry delay; doubles per attempt up to --retry_backoff_max, with jitter.");
+ABSL_FLAG(absl::Duration, retry_backoff_max, absl::Seconds(60), "Longest retry delay.");
+ABSL_FLAG(std::vector<std::string>, user_weights, {},
+          "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1).");
 
 namespace ferry::controller {
 namespace {
 
-ManagerOptions OptionsFromFlags() {
+absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseWeights(
+    const std::vector<std::string>& specs) {
+  absl::flat_hash_map<std::string, double> weights;
+  for (const std::string& spec : specs) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    double weight = 0;
+    if (parts.first.empty() || !absl::SimpleAtod(parts.second, &weight) || weight <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--user_weights: '", spec, "' is not USER=POSITIVE_NUMBER"));
+    }
+    weights[parts.first] = weight;
+  }
+  return weights;
+}
+
+absl::StatusOr<ManagerOptions> OptionsFromFlags() {
   ManagerOptions options;
+  absl::StatusOr<absl::flat_hash_map<std::string, double>> weights =
+      ParseWeights(absl::GetFlag(FLAGS_user_weights));
+  if (!weights.ok()) return weights.status();
+  options.user_weights = std::move(*weights);
+  options.retry_backoff_base = absl::GetFlag(FLAGS_retry_backoff);
+  options.retry_backoff_max = absl::GetFlag(FLAGS_retry_backoff_max);
   options.cluster = absl::GetFlag(FLAGS_cluster);
   options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
@@ -51,13 +82,18 @@ int Run() {
     LOG(ERROR) << "--data_dir is required";
     return 2;
   }
+  absl::StatusOr<ManagerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LOG(ERROR) << options.status();
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(data_dir);
   if (!store.ok()) {
     LOG(ERROR) << "cannot open store: " << store.status();
     return 1;
   }
   RealClock clock;
-  TransferManager manager(store->get(), &clock, OptionsFromFlags());
+  TransferManager manager(store->get(), &clock, *std::move(options));
   if (absl::Status s = manager.Recover(); !s.ok()) {
     LOG(ERROR) << "recovery failed: " << s;
     return 1;

@@ -9,9 +9,9 @@ namespace ferry::controller {
 namespace {
 
 // Indexed by Family; "default" holds kMeta.
-constexpr const char* kFamilyNames[] = {"default", "transfers", "request_ids",
-                                        "tasks",   "queue",     "leases"};
-constexpr int kFamilyCount = 6;
+constexpr const char* kFamilyNames[] = {"default", "transfers", "request_ids", "tasks",
+                                        "queue",   "leases",    "delayed"};
+constexpr int kFamilyCount = 7;
 
 }  // namespace
 
@@ -21,8 +21,15 @@ std::string TaskKey(absl::string_view transfer_id, uint64_t seq) {
   return absl::StrFormat("%s/%016x", transfer_id, seq);
 }
 
-std::string QueueKey(int priority, uint64_t transfer_number, uint64_t seq) {
-  std::string key(1, static_cast<char>(255 - priority));
+std::string QueuePrefix(int priority, absl::string_view user) {
+  std::string prefix(1, static_cast<char>(255 - priority));
+  absl::StrAppend(&prefix, user, absl::string_view("\0", 1));
+  return prefix;
+}
+
+std::string QueueKey(int priority, absl::string_view user, uint64_t transfer_number,
+                     uint64_t seq) {
+  std::string key = QueuePrefix(priority, user);
   absl::StrAppendFormat(&key, "%016x/%016x", transfer_number, seq);
   return key;
 }

@@ -11,7 +11,8 @@
 //   transfers    TransferKey(id)                         -> TransferRecord
 //   request_ids  user \0 request_id                      -> transfer id
 //   tasks        transfer id / %016x seq                 -> TaskRecord
-//   queue        (255 - priority) %016x transfer_number / %016x seq -> task key
+//   queue        (255 - priority) user \0 %016x transfer_number / %016x seq -> task key
+//   delayed      %016x not_before_unix_ms task key         -> "" (retry backoff)
 //   leases       task key                                -> "" (task is LEASED)
 //   meta         "schema_version", "next_transfer_number"
 //
@@ -34,7 +35,7 @@
 
 namespace ferry::controller {
 
-enum class Family { kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases };
+enum class Family { kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases, kDelayed };
 
 enum class Durability { kSynced, kProcessCrashSafe };
 
@@ -42,7 +43,10 @@ inline constexpr int kSchemaVersion = 1;
 
 std::string TransferId(uint64_t number);
 std::string TaskKey(absl::string_view transfer_id, uint64_t seq);
-std::string QueueKey(int priority, uint64_t transfer_number, uint64_t seq);
+// The prefix shared by one user's queued tasks of one priority class.
+std::string QueuePrefix(int priority, absl::string_view user);
+std::string QueueKey(int priority, absl::string_view user, uint64_t transfer_number,
+                     uint64_t seq);
 std::string RequestIdKey(absl::string_view user, absl::string_view request_id);
 
 class Store {

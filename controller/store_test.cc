@@ -95,13 +95,13 @@ TEST(StoreTest, OneBatchCommitsWritesToSeveralFamiliesTogether) {
   const std::string task_key = TaskKey(task.transfer_id(), task.seq());
   rocksdb::WriteBatch batch;
   store->Put(&batch, Family::kTasks, task_key, task);
-  batch.Put(store->Handle(Family::kQueue), QueueKey(2, 1, 3), task_key);
+  batch.Put(store->Handle(Family::kQueue), QueueKey(2, "alice", 1, 3), task_key);
   FERRY_ASSERT_OK(store->Commit(&batch, Durability::kProcessCrashSafe));
 
   TaskRecord read;
   FERRY_EXPECT_OK(store->Get(Family::kTasks, task_key, &read));
   EXPECT_EQ(read.seq(), 3u);
-  absl::StatusOr<std::string> queued = store->GetRaw(Family::kQueue, QueueKey(2, 1, 3));
+  absl::StatusOr<std::string> queued = store->GetRaw(Family::kQueue, QueueKey(2, "alice", 1, 3));
   ASSERT_TRUE(queued.ok()) << queued.status();
   EXPECT_EQ(*queued, task_key);
 }
@@ -118,36 +118,40 @@ TEST(StoreTest, UnparsableRecordIsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST(StoreTest, QueueKeysSortByPriorityThenTransferNumberThenSeq) {
+TEST(StoreTest, QueueKeysSortByPriorityThenUserThenTransferNumberThenSeq) {
   std::unique_ptr<Store> store = OpenOrDie(MakeTempDir());
   ASSERT_NE(store, nullptr);
   // Numbers chosen where decimal or unpadded encodings would sort wrongly.
-  using Entry = std::tuple<int, uint64_t, uint64_t>;  // priority, number, seq
+  // priority, user, number, seq. "al" must sort before "alice" (the \0 separator).
+  using Entry = std::tuple<int, std::string, uint64_t, uint64_t>;
   std::vector<Entry> entries;
   for (int priority : {v1::PRIORITY_CLASS_BEST_EFFORT, v1::PRIORITY_CLASS_BATCH,
                        v1::PRIORITY_CLASS_GUARANTEED}) {
-    for (uint64_t number : {1ull, 9ull, 10ull, 16ull, 255ull, 256ull, 1ull << 40}) {
-      for (uint64_t seq : {0ull, 2ull, 15ull, 16ull, 4096ull}) {
-        entries.emplace_back(priority, number, seq);
+    for (const char* user : {"al", "alice", "bob"}) {
+      for (uint64_t number : {1ull, 9ull, 10ull, 16ull, 255ull, 256ull, 1ull << 40}) {
+        for (uint64_t seq : {0ull, 2ull, 15ull, 16ull, 4096ull}) {
+          entries.emplace_back(priority, user, number, seq);
+        }
       }
     }
   }
   std::vector<Entry> shuffled = entries;
   std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(42));
   rocksdb::WriteBatch batch;
-  for (const auto& [priority, number, seq] : shuffled) {
-    batch.Put(store->Handle(Family::kQueue), QueueKey(priority, number, seq), "");
+  for (const auto& [priority, user, number, seq] : shuffled) {
+    batch.Put(store->Handle(Family::kQueue), QueueKey(priority, user, number, seq), "");
   }
   FERRY_ASSERT_OK(store->Commit(&batch, Durability::kProcessCrashSafe));
 
-  // What the scheduler needs: higher priority first, then older transfer, then seq.
+  // What the scheduler needs: higher priority first, then each user's queue together,
+  // then older transfer, then seq.
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::make_tuple(-std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
-           std::make_tuple(-std::get<0>(b), std::get<1>(b), std::get<2>(b));
+    return std::make_tuple(-std::get<0>(a), std::get<1>(a), std::get<2>(a), std::get<3>(a)) <
+           std::make_tuple(-std::get<0>(b), std::get<1>(b), std::get<2>(b), std::get<3>(b));
   });
   std::vector<std::string> expected;
-  for (const auto& [priority, number, seq] : entries) {
-    expected.push_back(QueueKey(priority, number, seq));
+  for (const auto& [priority, user, number, seq] : entries) {
+    expected.push_back(QueueKey(priority, user, number, seq));
   }
   EXPECT_EQ(Keys(*store, Family::kQueue), expected);
 }

@@ -63,6 +63,8 @@ v1::HeartbeatRequest HeartbeatOf(const std::string& worker_id,
 
 void ControllerTest::SetUp() {
   dir_ = MakeTempDir();
+  // Retries run at once unless a test asks for backoff.
+  options_.retry_backoff_base = absl::ZeroDuration();
   Open();
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/random/random.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -124,7 +126,15 @@ bool MatchesFilter(const v1::Transfer& transfer, const std::string& user,
 }  // namespace
 
 TransferManager::TransferManager(Store* store, const Clock* clock, ManagerOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      scheduler_(store, [this](const std::string& user) { return WeightOf(user); }) {}
+
+double TransferManager::WeightOf(const std::string& user) const {
+  auto it = options_.user_weights.find(user);
+  return it == options_.user_weights.end() ? 1.0 : it->second;
+}
 
 absl::Status TransferManager::Recover() {
   absl::MutexLock lock(&mu_);
@@ -134,6 +144,7 @@ absl::Status TransferManager::Recover() {
   }
   if (!next.ok() && !absl::IsNotFound(next.status())) return next.status();
 
+  if (absl::Status s = scheduler_.Recover(); !s.ok()) return s;
   const absl::Time expiry = clock_->Now() + options_.lease_duration;
   std::unique_ptr<rocksdb::Iterator> leases = store_->NewIterator(Family::kLeases);
   for (leases->SeekToFirst(); leases->Valid(); leases->Next()) {
@@ -244,7 +255,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CreateTransfer(
   batch.Put(store_->Handle(Family::kRequestIds), request_key, transfer->id());
   PutTransfer(&batch, &record);
   // Durable before the reply: an acknowledged transfer is never lost.
-  if (absl::Status s = store_->Commit(&batch, Durability::kSynced); !s.ok()) return s;
+  if (absl::Status s = CommitBatch(&batch, Durability::kSynced); !s.ok()) return s;
   next_transfer_number_ = record.number() + 1;
   planning_queue_.push_back(transfer->id());
   LOG(INFO) << "created " << transfer->id() << " for " << user << ": "
@@ -317,8 +328,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
     TaskRecord task;
     if (!task.ParseFromString(it->value().ToString())) continue;
     if (task.state() == TASK_STATE_QUEUED) {
-      batch.Delete(store_->Handle(Family::kQueue),
-                   QueueKey(task.priority(), task.transfer_number(), task.seq()));
+      scheduler_.Remove(&batch, task, &delta_);
     } else if (task.state() == TASK_STATE_LEASED) {
       batch.Delete(store_->Handle(Family::kLeases), it->key());
       revoked.push_back(it->key().ToString());
@@ -331,7 +341,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
                                              reason.empty() ? "" : ": ", reason)),
            "");
   PutTransfer(&batch, &record);
-  if (absl::Status s = store_->Commit(&batch, Durability::kSynced); !s.ok()) return s;
+  if (absl::Status s = CommitBatch(&batch, Durability::kSynced); !s.ok()) return s;
   for (const std::string& key : revoked) leases_.erase(key);
   LOG(INFO) << "cancelled " << id << " by " << user;
   return record.transfer();
@@ -442,11 +452,11 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
   rocksdb::WriteBatch batch;
   std::vector<std::pair<std::string, Lease>> granted;
   absl::flat_hash_map<std::string, TransferRecord> transfers;
-  std::unique_ptr<rocksdb::Iterator> queue = store_->NewIterator(Family::kQueue);
-  for (queue->SeekToFirst(); queue->Valid() && response.tasks_size() < request.max_tasks();
-       queue->Next()) {
-    batch.Delete(store_->Handle(Family::kQueue), queue->key());
-    const std::string task_key = queue->value().ToString();
+  absl::StatusOr<std::vector<Scheduler::Pick>> picks = scheduler_.Choose(request.max_tasks());
+  if (!picks.ok()) return picks.status();
+  for (const Scheduler::Pick& pick : *picks) {
+    scheduler_.Take(&batch, pick, &delta_);
+    const std::string& task_key = pick.task_key;
     TaskRecord task;
     if (!store_->Get(Family::kTasks, task_key, &task).ok() ||
         task.state() != TASK_STATE_QUEUED) {
@@ -471,7 +481,7 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     response.set_retry_after_ms(200);
     return response;
   }
-  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
     return s;
   }
   for (auto& [key, lease] : granted) leases_[key] = lease;
@@ -530,7 +540,7 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
   }
   FinishIfDone(&record);
   PutTransfer(&batch, &record);
-  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
     return reject(s.code(), std::string(s.message()));
   }
   leases_.erase(report.task_id());
@@ -591,7 +601,7 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
   if (retryable && task->attempts() < options_.max_attempts) {
     progress->set_retries(progress->retries() + 1);
-    EnqueueTask(batch, task);
+    EnqueueTask(batch, task, RetryBackoff(task->attempts()));
     return;
   }
   for (const v1::FileTask& file : task->files()) {
@@ -603,13 +613,34 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   store_->Put(batch, Family::kTasks, key, *task);
 }
 
-void TransferManager::EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task) {
+void TransferManager::EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task,
+                                  absl::Duration delay) {
   task->set_state(TASK_STATE_QUEUED);
   task->clear_worker_id();
-  const std::string key = TaskKey(task->transfer_id(), task->seq());
-  store_->Put(batch, Family::kTasks, key, *task);
-  batch->Put(store_->Handle(Family::kQueue),
-             QueueKey(task->priority(), task->transfer_number(), task->seq()), key);
+  task->clear_not_before_unix_ms();
+  if (delay > absl::ZeroDuration()) {
+    scheduler_.EnqueueAfter(batch, task, clock_->Now() + delay, &delta_);
+  } else {
+    scheduler_.Enqueue(batch, *task, &delta_);
+  }
+  store_->Put(batch, Family::kTasks, TaskKey(task->transfer_id(), task->seq()), *task);
+}
+
+absl::Duration TransferManager::RetryBackoff(int attempts) {
+  if (options_.retry_backoff_base <= absl::ZeroDuration()) return absl::ZeroDuration();
+  absl::Duration delay = options_.retry_backoff_base;
+  for (int i = 1; i < attempts && delay < options_.retry_backoff_max; ++i) delay *= 2;
+  delay = std::min(delay, options_.retry_backoff_max);
+  // Full jitter in [delay/2, delay): retries of many tasks spread out.
+  return delay * absl::Uniform(bitgen_, 0.5, 1.0);
+}
+
+absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
+                                          Durability durability) {
+  absl::Status status = store_->Commit(batch, durability);
+  if (status.ok()) scheduler_.Apply(delta_);
+  delta_ = Scheduler::Delta();
+  return status;
 }
 
 void TransferManager::FinishIfDone(TransferRecord* record) {
@@ -669,7 +700,7 @@ absl::StatusOr<TransferRecord> TransferManager::BeginPlanning(const std::string&
     record.mutable_transfer()->set_state(v1::TRANSFER_STATE_PLANNING);
     rocksdb::WriteBatch batch;
     PutTransfer(&batch, &record);
-    if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
       return s;
     }
   }
@@ -691,7 +722,7 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
   if (record.transfer().dry_run()) {
     record.set_open_tasks(0);  // Counted, never copied.
   } else {
-    for (TaskRecord& task : tasks) EnqueueTask(&batch, &task);
+    for (TaskRecord& task : tasks) EnqueueTask(&batch, &task, absl::ZeroDuration());
   }
   if (root_entry) record.set_root_planned(true);
   record.set_list_cursor(cursor);
@@ -702,7 +733,7 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
   transfer->mutable_progress()->set_listing_complete(listing_complete);
   FinishIfDone(&record);
   PutTransfer(&batch, &record);
-  return store_->Commit(&batch, Durability::kProcessCrashSafe);
+  return CommitBatch(&batch, Durability::kProcessCrashSafe);
 }
 
 absl::Status TransferManager::FailTransfer(const std::string& id, const absl::Status& error) {
@@ -718,7 +749,7 @@ absl::Status TransferManager::FailTransfer(const std::string& id, const absl::St
   FinishIfDone(&record);
   rocksdb::WriteBatch batch;
   PutTransfer(&batch, &record);
-  return store_->Commit(&batch, Durability::kSynced);
+  return CommitBatch(&batch, Durability::kSynced);
 }
 
 void TransferManager::SetStalledReason(const std::string& id, const std::string& reason) {
@@ -744,6 +775,7 @@ void TransferManager::ExpireWorkersAndLeases() {
     }
   }
   for (const std::string& id : silent) DropWorker(id, "lease expired (worker lost)");
+  PromoteDueRetries();
   std::vector<std::string> expired;
   for (const auto& [key, lease] : leases_) {
     if (lease.expiry <= now) expired.push_back(key);
@@ -769,6 +801,20 @@ void TransferManager::DropWorker(const std::string& worker_id, const std::string
   }
 }
 
+void TransferManager::PromoteDueRetries() {
+  rocksdb::WriteBatch batch;
+  absl::StatusOr<int> promoted = scheduler_.PromoteDue(clock_->Now(), &batch, &delta_);
+  if (!promoted.ok()) {
+    delta_ = Scheduler::Delta();
+    LOG(ERROR) << "promoting delayed retries: " << promoted.status();
+    return;
+  }
+  if (batch.Count() == 0) return;
+  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    LOG(ERROR) << "promoting delayed retries: " << s;
+  }
+}
+
 absl::Status TransferManager::ExpireLease(const std::string& task_key,
                                           const absl::Status& why) {
   TaskRecord task;
@@ -785,7 +831,7 @@ absl::Status TransferManager::ExpireLease(const std::string& task_key,
     FinishIfDone(&record);
     PutTransfer(&batch, &record);
   }
-  if (absl::Status s = store_->Commit(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
     return s;
   }
   leases_.erase(task_key);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -36,6 +37,7 @@
 #include "common/clock.h"
 #include "controller/planner.h"
 #include "controller/records.pb.h"
+#include "controller/scheduler.h"
 #include "controller/store.h"
 #include "proto/copy_service.pb.h"
 #include "proto/worker_service.pb.h"
@@ -48,6 +50,12 @@ struct ManagerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(2);
   absl::Duration worker_timeout = absl::Seconds(10);
   int max_attempts = 5;
+  // Retries wait base * 2^(attempt-1), at most max, with jitter; a zero base retries
+  // at once.
+  absl::Duration retry_backoff_base = absl::Seconds(1);
+  absl::Duration retry_backoff_max = absl::Seconds(60);
+  // Fair-share weight per user within a priority class; absent users weigh 1.
+  absl::flat_hash_map<std::string, double> user_weights;
   // Errors kept per transfer (newest last).
   int max_errors_kept = 20;
   PlanLimits plan_limits;
@@ -130,8 +138,15 @@ class TransferManager {
   void AddError(TransferRecord* record, const absl::Status& error,
                 const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishIfDone(TransferRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task)
+  // Makes `task` QUEUED (after `delay` when positive) and writes it.
+  void EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task, absl::Duration delay)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration RetryBackoff(int attempts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `batch`, then applies the scheduler changes staged for it in delta_.
+  absl::Status CommitBatch(rocksdb::WriteBatch* batch, Durability durability)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PromoteDueRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double WeightOf(const std::string& user) const;
   // A task attempt failed with `error`: requeue it if it may be retried and attempts
   // remain, otherwise fail its files. Updates `record`; adds writes to `batch`.
   void RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* task,
@@ -158,6 +173,9 @@ class TransferManager {
   const ManagerOptions options_;
 
   mutable absl::Mutex mu_;
+  Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
+  Scheduler::Delta delta_ ABSL_GUARDED_BY(mu_);  // Staged for the batch being built.
+  absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);

@@ -290,6 +290,36 @@ TEST_F(TransferManagerTest, DuplicateReportIsIdempotent) {
   EXPECT_TRUE(MessageDifferencer::Equals(after_first, after_second));
 }
 
+TEST_F(TransferManagerTest, RetryWaitsOutItsBackoffBeforeItIsLeasedAgain) {
+  options_.retry_backoff_base = absl::Seconds(4);
+  options_.retry_backoff_max = absl::Seconds(60);
+  Open();
+  const auto [worker, id, task] = StartOneTask({Directory(""), RegularFile("a", 10)});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(ReportTaskError(worker, task, absl::StatusCode::kUnavailable).code(), kOk);
+  // Jitter puts the first retry in [2 s, 4 s).
+  clock_.Advance(absl::Milliseconds(1999));
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_TRUE(Lease(worker).empty());
+  clock_.Advance(absl::Seconds(2));
+  manager_->ExpireWorkersAndLeases();
+  std::vector<v1::Task> again = Lease(worker);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task_id(), task.task_id());
+}
+
+TEST_F(TransferManagerTest, DelayedRetryOfACancelledTransferNeverRuns) {
+  options_.retry_backoff_base = absl::Seconds(1);
+  Open();
+  const auto [worker, id, task] = StartOneTask({Directory(""), RegularFile("a", 10)});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(ReportTaskError(worker, task, absl::StatusCode::kUnavailable).code(), kOk);
+  ASSERT_TRUE(manager_->CancelTransfer("alice", id, "").ok());
+  clock_.Advance(absl::Seconds(5));
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_TRUE(Lease(worker).empty());
+}
+
 TEST_F(TransferManagerTest, RetryableErrorRequeuesTheTaskAndCountsTheRetry) {
   const auto [worker, id, task] = StartOneTask({Directory(""), RegularFile("a", 10)});
   ASSERT_FALSE(HasFailure());
