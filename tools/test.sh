@@ -9,7 +9,8 @@
 #   tools/test.sh -- //... -//bench/...   after --, everything is a target pattern
 #
 # The plain run is `bazel test //...`. The asan run is `bazel test --config=asan
-# --test_tag_filters=-e2e,-bench //...`: every test not tagged e2e or bench.
+# --test_tag_filters=-e2e,-bench //...`: every test not tagged e2e or bench. Then the
+# storage path fuzzer runs for 30 s under --config=fuzz (whole-suite runs only).
 #
 # Counting (see shared notes, bazel-offline.md, "Test output"): only targets that Bazel
 # lists with a status in THIS run's summary count. For a PASSED target, its testcases are
@@ -211,9 +212,40 @@ if ! "$ROOT/tools/setup.sh"; then
   exit 1
 fi
 
+# run_fuzzer TARGET SECONDS CORPUS: builds a libFuzzer target under --config=fuzz and runs
+# it for SECONDS from a copy of CORPUS (the tree's corpus is never modified). Counts as
+# one testcase: a crash, sanitizer report or confinement escape fails it.
+run_fuzzer() {
+  local target=$1 seconds=$2 corpus=$3 start=$SECONDS bin rc
+  echo "=== tools/test.sh: fuzz run: $target for ${seconds} s"
+  if ! bazel build --config=fuzz "${bazel_flags[@]}" "$target" >"$work/fuzz-build.log" 2>&1; then
+    cat "$work/fuzz-build.log"
+    failures+=("fuzz: $target FAILED TO BUILD")
+    failed=$((failed + 1))
+    return
+  fi
+  bin="$(bazel info --config=fuzz bazel-bin 2>/dev/null)/$(label_dir "$target")"
+  mkdir -p "$work/corpus"
+  cp -r "$corpus"/. "$work/corpus/"
+  "$bin" -max_total_time="$seconds" -seed=1 -print_final_stats=1 "$work/corpus" \
+    >"$work/fuzz.log" 2>&1
+  rc=$?
+  tail -n 12 "$work/fuzz.log"
+  if ((rc == 0)); then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("fuzz: $target exited $rc (see the log above)")
+  fi
+  echo "=== tools/test.sh: fuzz run: exit $rc, $((SECONDS - start)) s"
+}
+
 run_suite plain
 if ((!quick)); then
   run_suite asan --config=asan --test_tag_filters=-e2e,-bench
+  if [[ "${patterns[*]}" == "//..." ]]; then
+    run_fuzzer //storage:path_fuzzer 30 "$ROOT/storage/testdata/path_corpus"
+  fi
 fi
 finished=1
 exit 0
