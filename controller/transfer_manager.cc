@@ -494,14 +494,24 @@ absl::StatusOr<v1::ReportTasksResponse> TransferManager::ReportTasks(
   absl::MutexLock lock(&mu_);
   auto worker = workers_.find(request.worker_id());
   if (worker != workers_.end()) worker->second.last_seen = clock_->Now();
+  // Group commit: every report of the request goes into one batch and one WAL sync.
+  ReportBatch group;
   v1::ReportTasksResponse response;
   for (const v1::TaskReport& report : request.reports()) {
-    *response.add_acks() = ApplyReport(report);
+    *response.add_acks() = ApplyReport(report, &group);
   }
+  if (group.batch.Count() == 0) return response;
+  for (auto& [id, record] : group.transfers) {
+    FinishIfDone(&record);
+    PutTransfer(&group.batch, &record);
+  }
+  if (absl::Status s = CommitBatch(&group.batch, Durability::kSynced); !s.ok()) return s;
+  for (const std::string& key : group.finished_leases) leases_.erase(key);
+  for (const auto& [id, record] : group.transfers) RecordProgressSample(record.transfer());
   return response;
 }
 
-v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
+v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report, ReportBatch* group) {
   v1::TaskAck ack;
   ack.set_task_id(report.task_id());
   auto reject = [&ack](absl::StatusCode code, std::string message) {
@@ -509,6 +519,9 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
     ack.set_message(std::move(message));
     return ack;
   };
+  if (!group->seen_tasks.insert(report.task_id()).second) {
+    return ack;  // The same task twice in one request: the first report counts.
+  }
   TaskRecord task;
   if (absl::Status s = store_->Get(Family::kTasks, report.task_id(), &task); !s.ok()) {
     return reject(s.code(), std::string(s.message()));
@@ -524,11 +537,15 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
   if (task.state() != TASK_STATE_LEASED) {
     return reject(absl::StatusCode::kFailedPrecondition, "lease expired; task requeued");
   }
-  TransferRecord record;
-  if (absl::Status s = LoadTransfer(task.transfer_id(), &record); !s.ok()) {
-    return reject(s.code(), std::string(s.message()));
+  auto [cached, inserted] = group->transfers.try_emplace(task.transfer_id());
+  TransferRecord& record = cached->second;
+  if (inserted) {
+    if (absl::Status s = LoadTransfer(task.transfer_id(), &record); !s.ok()) {
+      group->transfers.erase(cached);
+      return reject(s.code(), std::string(s.message()));
+    }
   }
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch& batch = group->batch;
   batch.Delete(store_->Handle(Family::kLeases), report.task_id());
   if (IsTerminal(record.transfer().state())) {
     task.set_state(TASK_STATE_FAILED);
@@ -538,13 +555,7 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report) {
   } else {
     ApplyFileResults(&batch, report, &task, &record);
   }
-  FinishIfDone(&record);
-  PutTransfer(&batch, &record);
-  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
-    return reject(s.code(), std::string(s.message()));
-  }
-  leases_.erase(report.task_id());
-  RecordProgressSample(record.transfer());
+  group->finished_leases.push_back(report.task_id());
   return ack;
 }
 

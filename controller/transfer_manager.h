@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -155,7 +156,15 @@ class TransferManager {
   void ApplyFileResults(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
                         TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::TaskAck ApplyReport(const v1::TaskReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What one ReportTasks call changes, committed together.
+  struct ReportBatch {
+    rocksdb::WriteBatch batch;
+    absl::flat_hash_map<std::string, TransferRecord> transfers;  // As changed so far.
+    absl::flat_hash_set<std::string> seen_tasks;
+    std::vector<std::string> finished_leases;
+  };
+  v1::TaskAck ApplyReport(const v1::TaskReport& report, ReportBatch* group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Task ToTask(const TaskRecord& task, absl::Time expiry) const;
   absl::Status ExpireLease(const std::string& task_key, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
