@@ -125,10 +125,12 @@ bool MatchesFilter(const v1::Transfer& transfer, const std::string& user,
 
 }  // namespace
 
-TransferManager::TransferManager(Store* store, const Clock* clock, ManagerOptions options)
+TransferManager::TransferManager(Store* store, const Clock* clock, ManagerOptions options,
+                                 ManagerObserver* observer)
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
+      observer_(observer),
       scheduler_(store, [this](const std::string& user) { return WeightOf(user); }) {}
 
 double TransferManager::WeightOf(const std::string& user) const {
@@ -160,8 +162,11 @@ absl::Status TransferManager::Recover() {
       return absl::DataLossError(absl::StrCat("unparsable transfer ",
                                               transfers->key().ToString()));
     }
-    if (!IsTerminal(record.transfer().state()) &&
-        !record.transfer().progress().listing_complete()) {
+    const v1::TransferState state = record.transfer().state();
+    if (observer_ != nullptr) observer_->TransferStateChanged(v1::TRANSFER_STATE_UNSPECIFIED, state);
+    if (IsTerminal(state)) continue;
+    last_progress_[record.transfer().id()] = clock_->Now();
+    if (!record.transfer().progress().listing_complete()) {
       planning_queue_.push_back(record.transfer().id());
     }
   }
@@ -254,10 +259,12 @@ absl::StatusOr<v1::Transfer> TransferManager::CreateTransfer(
             absl::StrCat(record.number() + 1));
   batch.Put(store_->Handle(Family::kRequestIds), request_key, transfer->id());
   PutTransfer(&batch, &record);
+  NotifyStateChange(v1::TRANSFER_STATE_UNSPECIFIED, v1::TRANSFER_STATE_PENDING);
   // Durable before the reply: an acknowledged transfer is never lost.
   if (absl::Status s = CommitBatch(&batch, Durability::kSynced); !s.ok()) return s;
   next_transfer_number_ = record.number() + 1;
   planning_queue_.push_back(transfer->id());
+  last_progress_[transfer->id()] = clock_->Now();
   LOG(INFO) << "created " << transfer->id() << " for " << user << ": "
             << FormatLocation(transfer->source()) << " -> "
             << FormatLocation(transfer->destinations(0));
@@ -334,6 +341,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
       revoked.push_back(it->key().ToString());
     }
   }
+  NotifyStateChange(state, v1::TRANSFER_STATE_CANCELLED);
   record.mutable_transfer()->set_state(v1::TRANSFER_STATE_CANCELLED);
   *record.mutable_transfer()->mutable_end_time() = ToProto(clock_->Now());
   AddError(&record,
@@ -481,6 +489,8 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     response.set_retry_after_ms(200);
     return response;
   }
+  const int64_t leased = granted.size();
+  if (leased > 0) Notify([leased](ManagerObserver& o) { o.TasksLeased(leased); });
   if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
     return s;
   }
@@ -575,6 +585,10 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
     const v1::FileResult& result = report.files(i);
     const absl::Status status = StatusOf(result.code(), result.message());
     if (status.ok()) {
+      const int64_t bytes = result.bytes();
+      const bool skipped = result.skipped();
+      Notify([bytes, skipped](ManagerObserver& o) { o.FilesDone(1, bytes, skipped); });
+      last_progress_[record->transfer().id()] = clock_->Now();
       if (result.skipped()) {
         progress->set_files_skipped(progress->files_skipped() + 1);
       } else {
@@ -590,6 +604,8 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
       retry_error = status;
     } else {
       progress->set_files_failed(progress->files_failed() + 1);
+      const absl::StatusCode code = status.code();
+      Notify([code](ManagerObserver& o) { o.FilesFailed(code, 1); });
       AddError(record, status, file.source_path());
     }
   }
@@ -612,6 +628,9 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
   if (retryable && task->attempts() < options_.max_attempts) {
     progress->set_retries(progress->retries() + 1);
+    const absl::StatusCode code = error.code();
+    Notify([code](ManagerObserver& o) { o.TaskRetried(code); });
+    last_retry_error_[record->transfer().id()] = std::string(error.message());
     EnqueueTask(batch, task, RetryBackoff(task->attempts()));
     return;
   }
@@ -619,6 +638,9 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
     AddError(record, error, file.source_path());
   }
   progress->set_files_failed(progress->files_failed() + task->files_size());
+  const absl::StatusCode code = error.code();
+  const int64_t files = task->files_size();
+  Notify([code, files](ManagerObserver& o) { o.FilesFailed(code, files); });
   task->set_state(TASK_STATE_FAILED);
   record->set_open_tasks(record->open_tasks() - 1);
   store_->Put(batch, Family::kTasks, key, *task);
@@ -649,9 +671,21 @@ absl::Duration TransferManager::RetryBackoff(int attempts) {
 absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
                                           Durability durability) {
   absl::Status status = store_->Commit(batch, durability);
-  if (status.ok()) scheduler_.Apply(delta_);
+  if (status.ok()) {
+    scheduler_.Apply(delta_);
+    for (const auto& event : events_) event(*observer_);
+  }
   delta_ = Scheduler::Delta();
+  events_.clear();
   return status;
+}
+
+void TransferManager::Notify(std::function<void(ManagerObserver&)> event) {
+  if (observer_ != nullptr) events_.push_back(std::move(event));
+}
+
+void TransferManager::NotifyStateChange(v1::TransferState from, v1::TransferState to) {
+  Notify([from, to](ManagerObserver& o) { o.TransferStateChanged(from, to); });
 }
 
 void TransferManager::FinishIfDone(TransferRecord* record) {
@@ -660,8 +694,13 @@ void TransferManager::FinishIfDone(TransferRecord* record) {
       record->open_tasks() > 0) {
     return;
   }
-  transfer->set_state(transfer->progress().files_failed() > 0 ? v1::TRANSFER_STATE_FAILED
-                                                              : v1::TRANSFER_STATE_SUCCEEDED);
+  const v1::TransferState end = transfer->progress().files_failed() > 0
+                                    ? v1::TRANSFER_STATE_FAILED
+                                    : v1::TRANSFER_STATE_SUCCEEDED;
+  NotifyStateChange(transfer->state(), end);
+  transfer->set_state(end);
+  last_progress_.erase(transfer->id());
+  last_retry_error_.erase(transfer->id());
   *transfer->mutable_end_time() = ToProto(clock_->Now());
   stalled_reasons_.erase(transfer->id());
   LOG(INFO) << transfer->id() << " ended " << v1::TransferState_Name(transfer->state())
@@ -708,6 +747,7 @@ absl::StatusOr<TransferRecord> TransferManager::BeginPlanning(const std::string&
     return absl::FailedPreconditionError(absl::StrCat(id, " is terminal"));
   }
   if (record.transfer().state() == v1::TRANSFER_STATE_PENDING) {
+    NotifyStateChange(v1::TRANSFER_STATE_PENDING, v1::TRANSFER_STATE_PLANNING);
     record.mutable_transfer()->set_state(v1::TRANSFER_STATE_PLANNING);
     rocksdb::WriteBatch batch;
     PutTransfer(&batch, &record);
@@ -739,7 +779,17 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
   record.set_list_cursor(cursor);
   v1::Transfer* transfer = record.mutable_transfer();
   if (transfer->state() == v1::TRANSFER_STATE_PLANNING) {
+    NotifyStateChange(v1::TRANSFER_STATE_PLANNING, v1::TRANSFER_STATE_RUNNING);
     transfer->set_state(v1::TRANSFER_STATE_RUNNING);
+  }
+  if (!entries.empty()) {
+    int64_t bytes = 0;
+    for (const v1::FileInfo& entry : entries) {
+      if (entry.type() == v1::FILE_TYPE_REGULAR) bytes += entry.size();
+    }
+    const int64_t count = entries.size();
+    Notify([count, bytes](ManagerObserver& o) { o.EntriesPlanned(count, bytes); });
+    last_progress_[id] = clock_->Now();
   }
   transfer->mutable_progress()->set_listing_complete(listing_complete);
   FinishIfDone(&record);
@@ -838,6 +888,7 @@ absl::Status TransferManager::ExpireLease(const std::string& task_key,
   rocksdb::WriteBatch batch;
   batch.Delete(store_->Handle(Family::kLeases), task_key);
   if (task.state() == TASK_STATE_LEASED) {
+    Notify([](ManagerObserver& o) { o.LeaseExpired(); });
     RetryOrFailTask(&batch, &task, &record, why);
     FinishIfDone(&record);
     PutTransfer(&batch, &record);

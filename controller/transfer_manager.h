@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/observer.h"
 #include "controller/planner.h"
 #include "controller/records.pb.h"
 #include "controller/scheduler.h"
@@ -64,8 +66,9 @@ struct ManagerOptions {
 
 class TransferManager {
  public:
-  // `store` and `clock` must outlive the manager.
-  TransferManager(Store* store, const Clock* clock, ManagerOptions options);
+  // `store`, `clock` and `observer` (may be null) must outlive the manager.
+  TransferManager(Store* store, const Clock* clock, ManagerOptions options,
+                  ManagerObserver* observer = nullptr);
 
   // Rebuilds in-memory state after a start: current leases (they expire one lease
   // duration from now unless their worker reports or heartbeats) and the transfers
@@ -147,6 +150,10 @@ class TransferManager {
   absl::Status CommitBatch(rocksdb::WriteBatch* batch, Durability durability)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteDueRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stages an observer event, delivered when the current batch commits.
+  void Notify(std::function<void(ManagerObserver&)> event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyStateChange(v1::TransferState from, v1::TransferState to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WeightOf(const std::string& user) const;
   // A task attempt failed with `error`: requeue it if it may be retried and attempts
   // remain, otherwise fail its files. Updates `record`; adds writes to `batch`.
@@ -180,10 +187,15 @@ class TransferManager {
   Store* const store_;
   const Clock* const clock_;
   const ManagerOptions options_;
+  ManagerObserver* const observer_;
 
   mutable absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   Scheduler::Delta delta_ ABSL_GUARDED_BY(mu_);  // Staged for the batch being built.
+  std::vector<std::function<void(ManagerObserver&)>> events_ ABSL_GUARDED_BY(mu_);
+  // Active transfers: when each last moved, and its latest retried error.
+  absl::flat_hash_map<std::string, absl::Time> last_progress_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> last_retry_error_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;
