@@ -38,6 +38,11 @@ ABSL_FLAG(int, max_files_per_task, 256, "Small files batched into one task, at m
 ABSL_FLAG(absl::Duration, retry_backoff, absl::Seconds(1),
           "First retry delay; doubles per attempt up to --retry_backoff_max, with jitter.");
 ABSL_FLAG(absl::Duration, retry_backoff_max, absl::Seconds(60), "Longest retry delay.");
+ABSL_FLAG(absl::Duration, stall_after, absl::Seconds(60),
+          "Report a running transfer as stalled, with the reason, after this long "
+          "without progress.");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
+          "Keep ended transfers this long, then delete them.");
 ABSL_FLAG(std::vector<std::string>, user_weights, {},
           "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1).");
 
@@ -66,6 +71,8 @@ absl::StatusOr<ManagerOptions> OptionsFromFlags() {
   if (!weights.ok()) return weights.status();
   options.user_weights = std::move(*weights);
   options.retry_backoff_base = absl::GetFlag(FLAGS_retry_backoff);
+  options.stall_after = absl::GetFlag(FLAGS_stall_after);
+  options.retention = absl::GetFlag(FLAGS_retention);
   options.retry_backoff_max = absl::GetFlag(FLAGS_retry_backoff_max);
   options.cluster = absl::GetFlag(FLAGS_cluster);
   options.lease_duration = absl::GetFlag(FLAGS_lease_duration);

@@ -701,6 +701,7 @@ void TransferManager::FinishIfDone(TransferRecord* record) {
   transfer->set_state(end);
   last_progress_.erase(transfer->id());
   last_retry_error_.erase(transfer->id());
+  detected_stalls_.erase(transfer->id());
   *transfer->mutable_end_time() = ToProto(clock_->Now());
   stalled_reasons_.erase(transfer->id());
   LOG(INFO) << transfer->id() << " ended " << v1::TransferState_Name(transfer->state())
@@ -837,6 +838,11 @@ void TransferManager::ExpireWorkersAndLeases() {
   }
   for (const std::string& id : silent) DropWorker(id, "lease expired (worker lost)");
   PromoteDueRetries();
+  DetectStalls(now);
+  if (now >= next_garbage_collection_) {
+    CollectGarbage(now);
+    next_garbage_collection_ = now + options_.garbage_collection_interval;
+  }
   std::vector<std::string> expired;
   for (const auto& [key, lease] : leases_) {
     if (lease.expiry <= now) expired.push_back(key);
@@ -845,6 +851,67 @@ void TransferManager::ExpireWorkersAndLeases() {
     absl::Status s = ExpireLease(key, absl::UnavailableError("lease expired (worker lost)"));
     if (!s.ok()) LOG(ERROR) << "expiring lease of " << key << ": " << s;
   }
+}
+
+void TransferManager::DetectStalls(absl::Time now) {
+  for (const auto& [id, last] : last_progress_) {
+    const absl::Duration idle = now - last;
+    if (idle < options_.stall_after) {
+      detected_stalls_.erase(id);
+      continue;
+    }
+    detected_stalls_[id] = StallReason(id, idle);
+  }
+}
+
+std::string TransferManager::StallReason(const std::string& id, absl::Duration idle) const {
+  const std::string stalled = absl::StrCat("no progress for ", absl::FormatDuration(
+                                               absl::Trunc(idle, absl::Seconds(1))));
+  if (workers_.empty()) {
+    return absl::StrCat(stalled, ": no copyd workers registered in cluster '",
+                        options_.cluster, "'");
+  }
+  auto retry = last_retry_error_.find(id);
+  if (retry != last_retry_error_.end()) {
+    return absl::StrCat(stalled, ": retries failing: ", retry->second);
+  }
+  const std::string prefix = absl::StrCat(id, "/");
+  for (const auto& [task_key, lease] : leases_) {
+    if (absl::StartsWith(task_key, prefix)) {
+      return absl::StrCat(stalled, ": tasks are leased to workers but none finished");
+    }
+  }
+  return absl::StrCat(stalled,
+                      ": tasks wait in the queue behind higher-priority or other users' work");
+}
+
+void TransferManager::CollectGarbage(absl::Time now) {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kTransfers);
+  rocksdb::WriteBatch batch;
+  int collected = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    TransferRecord record;
+    if (!record.ParseFromString(it->value().ToString())) continue;
+    const v1::Transfer& transfer = record.transfer();
+    if (!IsTerminal(transfer.state()) || !transfer.has_end_time()) continue;
+    const absl::Time ended = absl::FromUnixSeconds(transfer.end_time().seconds());
+    if (now - ended < options_.retention) continue;
+    batch.Delete(store_->Handle(Family::kTransfers), transfer.id());
+    batch.Delete(store_->Handle(Family::kRequestIds),
+                 RequestIdKey(transfer.user(), transfer.request_id()));
+    // Task keys are "<id>/<seq>"; '0' is the byte after '/'.
+    batch.DeleteRange(store_->Handle(Family::kTasks), absl::StrCat(transfer.id(), "/"),
+                      absl::StrCat(transfer.id(), "0"));
+    NotifyStateChange(transfer.state(), v1::TRANSFER_STATE_UNSPECIFIED);
+    ++collected;
+  }
+  if (collected == 0) return;
+  if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+    LOG(ERROR) << "garbage collection: " << s;
+    return;
+  }
+  LOG(INFO) << "garbage-collected " << collected << " transfers that ended over "
+            << absl::FormatDuration(options_.retention) << " ago";
 }
 
 void TransferManager::DropWorker(const std::string& worker_id, const std::string& why) {
@@ -942,7 +1009,12 @@ void TransferManager::RecordProgressSample(const v1::Transfer& transfer) {
 
 void TransferManager::FillLiveFields(v1::Transfer* transfer) const {
   auto reason = stalled_reasons_.find(transfer->id());
-  if (reason != stalled_reasons_.end()) transfer->set_stalled_reason(reason->second);
+  auto detected = detected_stalls_.find(transfer->id());
+  if (reason != stalled_reasons_.end() && !reason->second.empty()) {
+    transfer->set_stalled_reason(reason->second);
+  } else if (detected != detected_stalls_.end()) {
+    transfer->set_stalled_reason(detected->second);
+  }
   v1::TransferProgress* progress = transfer->mutable_progress();
   progress->set_eta_seconds(-1);
   auto samples = rate_samples_.find(transfer->id());

@@ -57,6 +57,11 @@ struct ManagerOptions {
   // at once.
   absl::Duration retry_backoff_base = absl::Seconds(1);
   absl::Duration retry_backoff_max = absl::Seconds(60);
+  // A running transfer without progress this long is reported as stalled, with why.
+  absl::Duration stall_after = absl::Seconds(60);
+  // Ended transfers are kept this long (GetTransfer, ListTransfers), then deleted.
+  absl::Duration retention = absl::Hours(24 * 7);
+  absl::Duration garbage_collection_interval = absl::Minutes(1);
   // Fair-share weight per user within a priority class; absent users weigh 1.
   absl::flat_hash_map<std::string, double> user_weights;
   // Errors kept per transfer (newest last).
@@ -115,7 +120,9 @@ class TransferManager {
   void SetStalledReason(const std::string& id, const std::string& reason);
 
   // ---- Housekeeping (called periodically) ----
-  // Drops workers silent for longer than worker_timeout and requeues expired leases.
+  // Drops workers silent for longer than worker_timeout, requeues expired leases,
+  // promotes retries whose backoff ended, detects stalled transfers and deletes
+  // transfers that ended more than `retention` ago.
   void ExpireWorkersAndLeases();
 
   const ManagerOptions& options() const { return options_; }
@@ -150,6 +157,10 @@ class TransferManager {
   absl::Status CommitBatch(rocksdb::WriteBatch* batch, Durability durability)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteDueRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DetectStalls(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string StallReason(const std::string& id, absl::Duration idle) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stages an observer event, delivered when the current batch commits.
   void Notify(std::function<void(ManagerObserver&)> event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyStateChange(v1::TransferState from, v1::TransferState to)
@@ -196,6 +207,8 @@ class TransferManager {
   // Active transfers: when each last moved, and its latest retried error.
   absl::flat_hash_map<std::string, absl::Time> last_progress_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> last_retry_error_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> detected_stalls_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_garbage_collection_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;

@@ -704,3 +704,89 @@ TEST_F(TransferManagerTest, RestartRequeuesTransfersWhoseListingIsIncomplete) {
 
 }  // namespace
 }  // namespace ferry::controller
+
+namespace ferry::controller {
+namespace {
+
+using testing::Directory;
+using testing::RegularFile;
+
+class HousekeepingTest : public testing::ControllerTest {
+ protected:
+  void SetUp() override {
+    ControllerTest::SetUp();
+    options_.stall_after = absl::Seconds(60);
+    options_.retention = absl::Hours(1);
+    options_.worker_timeout = absl::Hours(1);
+    options_.lease_duration = absl::Hours(1);
+    Open();
+  }
+};
+
+TEST_F(HousekeepingTest, TransferWithoutWorkersIsReportedStalled) {
+  const std::string id = CreateTransfer("stall-1");
+  ASSERT_TRUE(manager_->AddPlannedEntries(id, {Directory(""), RegularFile("a", 1)}, "",
+                                          true, true)
+                  .ok());
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_EQ(Get(id).stalled_reason(), "");
+  clock_.Advance(absl::Seconds(61));
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_NE(Get(id).stalled_reason().find("no copyd workers"), std::string::npos)
+      << Get(id).stalled_reason();
+}
+
+TEST_F(HousekeepingTest, FailingRetriesAreTheStallReasonUntilProgressResumes) {
+  const auto [worker, id, task] = StartOneTask({Directory(""), RegularFile("a", 10)});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(ReportTaskError(worker, task, absl::StatusCode::kUnavailable).code(), 0);
+  clock_.Advance(absl::Seconds(61));
+  manager_->Heartbeat(testing::HeartbeatOf(worker)).IgnoreError();
+  manager_->ExpireWorkersAndLeases();
+  const std::string reason = Get(id).stalled_reason();
+  EXPECT_NE(reason.find("retries failing"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("no progress for 1m"), std::string::npos) << reason;
+
+  std::vector<v1::Task> again = Lease(worker);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(ReportSuccess(worker, again[0]).code(), 0);
+  manager_->ExpireWorkersAndLeases();
+  const v1::Transfer done = Get(id);
+  EXPECT_EQ(done.state(), v1::TRANSFER_STATE_SUCCEEDED);
+  EXPECT_EQ(done.stalled_reason(), "");
+}
+
+TEST_F(HousekeepingTest, EndedTransfersAreDeletedAfterRetention) {
+  const auto [worker, id, task] = StartOneTask({RegularFile("", 10)});
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(ReportSuccess(worker, task).code(), 0);
+  ASSERT_EQ(Get(id).state(), v1::TRANSFER_STATE_SUCCEEDED);
+  const std::string request_id = Get(id).request_id();
+  clock_.Advance(absl::Minutes(59));
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_TRUE(manager_->GetTransfer(id).ok());  // Still within retention.
+
+  clock_.Advance(absl::Minutes(2));
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_EQ(manager_->GetTransfer(id).status().code(), absl::StatusCode::kNotFound);
+  TaskRecord gone;
+  EXPECT_EQ(store_->Get(Family::kTasks, task.task_id(), &gone).code(),
+            absl::StatusCode::kNotFound);
+  // Its request_id is free again: a new request makes a new transfer.
+  absl::StatusOr<v1::Transfer> again =
+      manager_->CreateTransfer("alice", testing::CopyRequest(request_id, "/src", "/dst"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(again->id(), id);
+}
+
+TEST_F(HousekeepingTest, RunningTransfersAreNeverCollected) {
+  const auto [worker, id, task] = StartOneTask({RegularFile("", 10)});
+  ASSERT_FALSE(HasFailure());
+  clock_.Advance(absl::Hours(48));
+  manager_->Heartbeat(testing::HeartbeatOf(worker, {task})).IgnoreError();
+  manager_->ExpireWorkersAndLeases();
+  EXPECT_TRUE(manager_->GetTransfer(id).ok());
+}
+
+}  // namespace
+}  // namespace ferry::controller
