@@ -1,24 +1,15 @@
 #include "common/server_util.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "storage/posix_file_system.h"
 
 namespace ferry {
 namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
-
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 }  // namespace
 
@@ -48,19 +39,24 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(grpc::ServerBuilder& b
 
 absl::Status WritePortFile(const std::string& path, int port) {
   if (path.empty()) return absl::OkStatus();
-  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("open", temp);
-  const std::string text = absl::StrCat(port, "\n");
-  const bool written = write(fd, text.data(), text.size()) ==
-                       static_cast<ssize_t>(text.size());
-  const bool synced = written && fsync(fd) == 0;
-  const int saved_errno = errno;
-  close(fd);
-  errno = saved_errno;
-  if (!written || !synced) return ErrnoStatus("write", temp);
-  if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename to", path);
-  return absl::OkStatus();
+  // Through storage/ like every other file ferry writes: a temporary file beside the
+  // target, fsync, atomic rename, fsync of the directory.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  absl::StatusOr<std::unique_ptr<storage::FileSystem>> fs = storage::NewPosixFileSystem(dir);
+  if (!fs.ok()) return fs.status();
+  absl::StatusOr<storage::TempFile> temp = (*fs)->CreateTemp(name);
+  if (!temp.ok()) return temp.status();
+  absl::Status status = temp->file->WriteAt(0, absl::StrCat(port, "\n"));
+  if (status.ok()) status = temp->file->Sync();
+  if (absl::Status closed = temp->file->Close(); status.ok()) status = closed;
+  if (status.ok()) status = (*fs)->Rename(temp->path, name, storage::CommitMode::kReplace);
+  if (!status.ok()) {
+    (*fs)->Remove(temp->path).IgnoreError();
+    return status;
+  }
+  return (*fs)->SyncDir("");
 }
 
 }  // namespace ferry
