@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/process.h"
 #include "common/server_util.h"
+#include "controller/metrics.h"
 #include "controller/planning_loop.h"
 #include "controller/services.h"
 #include "controller/source_lister.h"
@@ -43,6 +44,10 @@ ABSL_FLAG(absl::Duration, stall_after, absl::Seconds(60),
           "without progress.");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
           "Keep ended transfers this long, then delete them.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on at /metrics (port 0 picks one); "
+          "empty: no metrics.");
+ABSL_FLAG(std::string, metrics_port_file, "", "Write the bound metrics port here.");
 ABSL_FLAG(std::vector<std::string>, user_weights, {},
           "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1).");
 
@@ -100,10 +105,33 @@ int Run() {
     return 1;
   }
   RealClock clock;
-  TransferManager manager(store->get(), &clock, *std::move(options));
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::unique_ptr<ControllerMetrics> metrics;
+  if (!metrics_listen.empty()) metrics = std::make_unique<ControllerMetrics>(&clock);
+  // The observer sees the recovery events, so ferry_transfers starts out complete.
+  TransferManager manager(store->get(), &clock, *std::move(options), metrics.get());
   if (absl::Status s = manager.Recover(); !s.ok()) {
     LOG(ERROR) << "recovery failed: " << s;
     return 1;
+  }
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (metrics != nullptr) {
+    metrics->SetSources(&manager, store->get());
+    int metrics_port = 0;
+    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started =
+        StartMetricsExposer(metrics_listen, *metrics, &metrics_port);
+    if (!started.ok()) {
+      LOG(ERROR) << started.status();
+      return 1;
+    }
+    exposer = *std::move(started);
+    if (absl::Status s = WritePortFile(absl::GetFlag(FLAGS_metrics_port_file), metrics_port);
+        !s.ok()) {
+      LOG(ERROR) << s;
+      return 1;
+    }
+    LOG(INFO) << "metrics at http://" << metrics_listen.substr(0, metrics_listen.rfind(':'))
+              << ":" << metrics_port << "/metrics";
   }
   GrpcSourceLister lister(absl::Seconds(30));
   PlanningLoop planning(&manager, &lister, &clock);
@@ -116,6 +144,12 @@ int Run() {
   AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
   builder.RegisterService(&copy_service);
   builder.RegisterService(&worker_service);
+  if (metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(metrics->NewRpcInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       StartServer(builder, &port, absl::GetFlag(FLAGS_listen));
   if (!server.ok()) {
@@ -151,6 +185,6 @@ int Run() {
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
                     "controller --data_dir=DIR [--cluster=NAME] [--listen=HOST:PORT] "
-                    "[--port_file=FILE]");
+                    "[--port_file=FILE] [--metrics_listen=HOST:PORT]");
   return ferry::controller::Run();
 }

@@ -12,6 +12,7 @@ namespace {
 
 constexpr int kMaxPromotionsPerCall = 10000;
 constexpr size_t kDelayedTimeDigits = 16;
+constexpr size_t kTransferNumberDigits = 16;  // QueueKey: prefix %016x/%016x.
 
 std::string Successor(absl::string_view key) { return absl::StrCat(key, std::string(1, '\0')); }
 
@@ -169,6 +170,31 @@ void Scheduler::Apply(const Delta& delta) {
 int64_t Scheduler::QueuedCount(int priority, const std::string& user) const {
   auto it = queues_.find(ClassKey(255 - priority, user));
   return it == queues_.end() ? 0 : it->second.count;
+}
+
+absl::StatusOr<std::vector<Scheduler::QueueHead>> Scheduler::Heads() const {
+  std::vector<QueueHead> heads;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kQueue);
+  for (const auto& [class_key, queue] : queues_) {
+    if (queue.count <= 0) continue;
+    const int priority = 255 - class_key.first;
+    const std::string prefix = QueuePrefix(priority, class_key.second);
+    it->Seek(std::max(queue.scan_from, prefix));
+    if (!it->Valid() || !it->key().starts_with(prefix)) {
+      if (!it->status().ok()) return FromRocksStatus(it->status(), "scan queue");
+      continue;  // Counts ran ahead of the queue (see Choose).
+    }
+    uint64_t transfer_number = 0;
+    const absl::string_view rest =
+        absl::string_view(it->key().data(), it->key().size()).substr(prefix.size());
+    if (rest.size() < kTransferNumberDigits ||
+        !absl::SimpleHexAtoi(rest.substr(0, kTransferNumberDigits), &transfer_number)) {
+      return absl::DataLossError(absl::StrCat("malformed queue key of ", it->key().size(),
+                                              " bytes"));
+    }
+    heads.push_back({priority, class_key.second, queue.count, transfer_number});
+  }
+  return heads;
 }
 
 int64_t Scheduler::TotalQueued() const {

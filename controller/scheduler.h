@@ -94,6 +94,19 @@ class Scheduler {
   int64_t QueuedCount(int priority, const std::string& user) const;
   int64_t TotalQueued() const;
 
+  // The head of one (class, user) queue.
+  struct QueueHead {
+    int priority;
+    std::string user;
+    int64_t queued;
+    // Transfer number of the first queued task: the user's oldest transfer with work
+    // queued in this class.
+    uint64_t first_transfer_number;
+  };
+  // One per (class, user) with queued tasks, in scheduling order (for metrics): one
+  // seek each, so O(active users). Tasks waiting out a retry backoff are not counted.
+  absl::StatusOr<std::vector<QueueHead>> Heads() const;
+
  private:
   struct UserQueue {
     int64_t count = 0;

@@ -209,5 +209,30 @@ TEST_F(SchedulerTest, RecoverRebuildsCountsFromTheQueue) {
   EXPECT_EQ(TakeUsers(2), (std::vector<std::string>{"bob", "alice"}));
 }
 
+TEST_F(SchedulerTest, HeadsNameEachActiveQueueAndItsOldestTransfer) {
+  Add("alice", 1, v1::PRIORITY_CLASS_BATCH, /*transfer=*/3);
+  Add("alice", 2, v1::PRIORITY_CLASS_BATCH, /*transfer=*/5);
+  Add("bob", 1, v1::PRIORITY_CLASS_GUARANTEED, /*transfer=*/4);
+  auto heads = scheduler_->Heads();
+  ASSERT_TRUE(heads.ok()) << heads.status();
+  ASSERT_EQ(heads->size(), 2u);  // Scheduling order: the higher class first.
+  EXPECT_EQ((*heads)[0].user, "bob");
+  EXPECT_EQ((*heads)[0].priority, v1::PRIORITY_CLASS_GUARANTEED);
+  EXPECT_EQ((*heads)[0].queued, 1);
+  EXPECT_EQ((*heads)[0].first_transfer_number, 4u);
+  EXPECT_EQ((*heads)[1].user, "alice");
+  EXPECT_EQ((*heads)[1].queued, 3);
+  EXPECT_EQ((*heads)[1].first_transfer_number, 3u);
+
+  // bob's queue empties and alice's transfer 3 leaves the queue: transfer 5 heads it.
+  EXPECT_EQ(TakeUsers(2), (std::vector<std::string>{"bob", "alice"}));
+  heads = scheduler_->Heads();
+  ASSERT_TRUE(heads.ok()) << heads.status();
+  ASSERT_EQ(heads->size(), 1u);
+  EXPECT_EQ((*heads)[0].user, "alice");
+  EXPECT_EQ((*heads)[0].queued, 2);
+  EXPECT_EQ((*heads)[0].first_transfer_number, 5u);
+}
+
 }  // namespace
 }  // namespace ferry::controller

@@ -133,6 +133,16 @@ std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Family family) const {
       db_->NewIterator(rocksdb::ReadOptions(), Handle(family)));
 }
 
+std::optional<uint64_t> Store::GetIntProperty(absl::string_view name,
+                                              bool all_families) const {
+  const rocksdb::Slice property(name.data(), name.size());
+  uint64_t value = 0;
+  const bool known = all_families ? db_->GetAggregatedIntProperty(property, &value)
+                                  : db_->GetIntProperty(property, &value);
+  if (!known) return std::nullopt;
+  return value;
+}
+
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) == kFamilyCount);
 
 }  // namespace ferry::controller

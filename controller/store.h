@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,13 @@ class Store {
 
   // An iterator over one column family (caller owns it).
   std::unique_ptr<rocksdb::Iterator> NewIterator(Family family) const;
+
+  // A RocksDB integer property (rocksdb/db.h, DB::Properties), e.g.
+  // "rocksdb.is-write-stopped"; nullopt if RocksDB does not know it. Per-family
+  // properties such as "rocksdb.total-sst-files-size" are summed over all families when
+  // `all_families`, else read from the default (meta) family.
+  std::optional<uint64_t> GetIntProperty(absl::string_view name,
+                                         bool all_families = false) const;
 
  private:
   Store(std::unique_ptr<rocksdb::DB> db,

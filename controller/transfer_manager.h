@@ -69,6 +69,16 @@ struct ManagerOptions {
   PlanLimits plan_limits;
 };
 
+// Runnable tasks of one (priority class, user) queue; see TransferManager::QueueStats.
+struct QueueStat {
+  v1::PriorityClass priority = v1::PRIORITY_CLASS_UNSPECIFIED;
+  std::string user;
+  int64_t queued = 0;
+  // Creation time of the oldest transfer with tasks in this queue (InfinitePast if
+  // unknown); the queue's age is now minus this.
+  absl::Time oldest_create_time = absl::InfinitePast();
+};
+
 class TransferManager {
  public:
   // `store`, `clock` and `observer` (may be null) must outlive the manager.
@@ -126,6 +136,11 @@ class TransferManager {
   void ExpireWorkersAndLeases();
 
   const ManagerOptions& options() const { return options_; }
+
+  // ---- Metrics (transfer_manager_stats.cc) ----
+  // One entry per (class, user) with runnable tasks; tasks waiting out a retry backoff
+  // are not counted. O(active users) RocksDB reads under the mutex.
+  absl::StatusOr<std::vector<QueueStat>> QueueStats();
 
  private:
   struct Worker {
