@@ -24,7 +24,7 @@ constexpr std::array<absl::string_view, kNumOps> kOpNames = {
     "stat",   "walk",     "walk next", "open for read", "read",      "data extents",
     "fstat",  "create temp", "open for write", "write", "truncate", "fsync",
     "close",  "rename",   "sync dir",  "mkdir",         "remove",    "set mode",
-    "symlink", "statvfs"};
+    "symlink", "statvfs", "open or create"};
 
 absl::string_view OpName(FaultOp op) { return kOpNames[static_cast<size_t>(op)]; }
 
@@ -366,6 +366,23 @@ absl::StatusOr<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenForW
   absl::StatusOr<FileInfo> info = base_->Stat(path);  // Assumed durable as found.
   std::shared_ptr<Tracked> tracked =
       shared_->Track(std::string(path), info.ok() ? info->size : 0);
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(
+      shared_, *std::move(file), std::string(path), std::move(tracked)));
+}
+
+absl::StatusOr<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::OpenOrCreateForWrite(
+    absl::string_view path) {
+  if (absl::Status s = shared_->Hit(FaultOp::kOpenOrCreateForWrite, {path}); !s.ok()) {
+    return s;
+  }
+  // Best effort (another process may create it in between): an existing file is
+  // assumed durable as found, a created one is a new entry with nothing synced.
+  absl::StatusOr<FileInfo> before = base_->Stat(path);
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = base_->OpenOrCreateForWrite(path);
+  if (!file.ok()) return file.status();
+  if (!before.ok()) shared_->EntryCreated(std::string(path));
+  std::shared_ptr<Tracked> tracked =
+      shared_->Track(std::string(path), before.ok() ? before->size : 0);
   return std::unique_ptr<WritableFile>(new FaultWritableFile(
       shared_, *std::move(file), std::string(path), std::move(tracked)));
 }

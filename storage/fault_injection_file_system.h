@@ -21,9 +21,10 @@
 //  - Over any other backend (POSIX) the wrapper can only undo what it saw and what the
 //    interface lets it undo, best effort, ignoring errors:
 //      can:    truncate a file written since its last Sync back to the size it had then
-//              (0 for a file created by CreateTemp and never synced); remove entries
-//              created since their directory's last SyncDir (CreateTemp, rename
-//              targets, CreateSymlink, directories made by MakeDirs), deepest first.
+//              (0 for a file created by CreateTemp or OpenOrCreateForWrite and never
+//              synced); remove entries created since their directory's last SyncDir
+//              (CreateTemp, OpenOrCreateForWrite, rename targets, CreateSymlink,
+//              directories made by MakeDirs), deepest first.
 //      cannot: restore bytes overwritten in place below the synced size; bring back a
 //              file replaced by an unsynced rename or deleted by an unsynced Remove;
 //              undo SetModeAndMtime; drop anything the real page cache has already
@@ -67,6 +68,7 @@ enum class FaultOp {
   kSetModeAndMtime,
   kCreateSymlink,
   kFreeSpace,
+  kOpenOrCreateForWrite,
   kNumOps,  // Not an operation: the count of the above.
 };
 
@@ -101,6 +103,8 @@ class FaultInjectionFileSystem : public FileSystem {
   absl::StatusOr<std::unique_ptr<ReadableFile>> OpenForRead(absl::string_view path) override;
   absl::StatusOr<TempFile> CreateTemp(absl::string_view target_path) override;
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(
+      absl::string_view path) override;
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenOrCreateForWrite(
       absl::string_view path) override;
   absl::Status Rename(absl::string_view from, absl::string_view to,
                       CommitMode mode) override;

@@ -92,6 +92,24 @@ TEST_P(FaultInjectionTest, CrashTruncatesDataWrittenAfterSync) {
   EXPECT_EQ(*ReadAll(fs_, "f"), "0123");
 }
 
+TEST_P(FaultInjectionTest, OpenOrCreateIsCountedFailsAndIsUndoneByACrash) {
+  ASSERT_TRUE(WriteFile(fs_, "kept", "durable").ok());
+  fs_.AddFault({FaultOp::kOpenOrCreateForWrite, "bad", FaultKind::kEnospc});
+  EXPECT_EQ(fs_.OpenOrCreateForWrite("bad").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(fs_.Stat("bad").status().code(), StatusCode::kNotFound);
+  auto created = fs_.OpenOrCreateForWrite("shared");
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE((*created)->WriteAt(0, "chunk").ok());
+  auto existing = fs_.OpenOrCreateForWrite("kept");
+  ASSERT_TRUE(existing.ok());
+  ASSERT_TRUE((*existing)->WriteAt(7, "+more").ok());
+  EXPECT_EQ(fs_.Count(FaultOp::kOpenOrCreateForWrite), 3);
+  fs_.SimulateCrash();  // Neither the new file nor the appended bytes were synced.
+  EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("kept"));
+  EXPECT_EQ(*ReadAll(fs_, "kept"), "durable");
+  EXPECT_EQ((*created)->WriteAt(0, "x").code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_P(FaultInjectionTest, CrashRemovesRenameTargetWithoutDirSync) {
   ASSERT_TRUE(fs_.MakeDirs("d", 0755).ok());
   ASSERT_TRUE(fs_.SyncDir("").ok());

@@ -153,6 +153,20 @@ class FileSystem {
   virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(
       absl::string_view path) = 0;
 
+  // Opens the regular file at `path` for positional writes, creating it empty with mode
+  // 0600 (less the umask) when it is absent; an existing file keeps its bytes (no
+  // O_TRUNC) and mode. How the chunks of one large file share their temporary file:
+  // several workers may call it at once for the same path, one of them creates it and
+  // all of them write the same file. The parent directory must exist (NOT_FOUND). As
+  // OpenForWrite, never follows a symlink and never opens anything but a regular file:
+  // a directory (or "") is FAILED_PRECONDITION; a symlink, FIFO, socket or device is
+  // INVALID_ARGUMENT, refused without opening it. Because such a name is predictable,
+  // an existing file with more than one link or owned by another user than the
+  // process's effective user is PERMISSION_DENIED and left alone (a backend without
+  // owners or hard links has nothing to refuse).
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenOrCreateForWrite(
+      absl::string_view path) = 0;
+
   // Renames `from` to `to` atomically under `mode`. Both in the same file system.
   virtual absl::Status Rename(absl::string_view from, absl::string_view to,
                               CommitMode mode) = 0;

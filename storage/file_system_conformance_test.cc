@@ -169,6 +169,66 @@ TEST_P(ConformanceTest, DataExtentsCoverDataAndSkipHoles) {
   EXPECT_EQ((*tail)[0].length, 2u);
 }
 
+TEST_P(ConformanceTest, OpenOrCreateForWriteCreatesPrivateFileOrKeepsExisting) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/old=0123456789"}).ok());
+  auto created = fs().OpenOrCreateForWrite("d/new");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(fs().Stat("d/new")->type, FileType::kRegular);
+  EXPECT_EQ(fs().Stat("d/new")->size, 0u);
+  EXPECT_EQ(fs().Stat("d/new")->mode, 0600u);
+  ASSERT_TRUE((*created)->WriteAt(3, "xyz").ok());
+  ASSERT_TRUE((*created)->Close().ok());
+  EXPECT_EQ(*ReadAll(fs(), "d/new"), std::string("\0\0\0xyz", 6));
+  // An existing file is neither truncated nor re-moded.
+  ASSERT_TRUE(fs().SetModeAndMtime("d/old", 0640, 0).ok());
+  auto existing = fs().OpenOrCreateForWrite("d/old");
+  ASSERT_TRUE(existing.ok()) << existing.status();
+  ASSERT_TRUE((*existing)->WriteAt(2, "ab").ok());
+  ASSERT_TRUE((*existing)->Close().ok());
+  EXPECT_EQ(*ReadAll(fs(), "d/old"), "01ab456789");
+  EXPECT_EQ(fs().Stat("d/old")->mode, 0640u);
+}
+
+TEST_P(ConformanceTest, OpenOrCreateForWriteSharesOneFileBetweenWriters) {
+  // As the chunks of one large file: each writer opens (the first creates) and writes
+  // its own range, in any order, each through its own handle.
+  ASSERT_TRUE(fs().MakeDirs("d", 0755).ok());
+  constexpr int kWriters = 4;
+  constexpr size_t kRange = 1000;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([this, w] {
+      auto file = fs().OpenOrCreateForWrite("d/shared");
+      ASSERT_TRUE(file.ok()) << file.status();
+      EXPECT_TRUE((*file)->WriteAt(w * kRange, std::string(kRange, 'a' + w)).ok());
+      EXPECT_TRUE((*file)->Close().ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::string expected;
+  for (int w = 0; w < kWriters; ++w) expected += std::string(kRange, 'a' + w);
+  EXPECT_EQ(*ReadAll(fs(), "d/shared"), expected);
+  EXPECT_THAT(*WalkAll(fs(), "d"), ElementsAre("d/shared"));
+}
+
+TEST_P(ConformanceTest, OpenOrCreateForWriteRefusesWhatIsNotARegularFile) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "f=x", "l->f", "dangling->missing"}).ok());
+  EXPECT_EQ(fs().OpenOrCreateForWrite("d").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("l").status().code(), StatusCode::kInvalidArgument);
+  // A dangling symlink is not followed to create its target.
+  EXPECT_EQ(fs().OpenOrCreateForWrite("dangling").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().Stat("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("l/x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("nope/x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("f/x").status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().OpenOrCreateForWrite("d/../f").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ReadAll(fs(), "f"), "x");
+}
+
 // --- Temporary files and commit --------------------------------------------------------
 
 TEST_P(ConformanceTest, CreateTempIsPrivateHiddenAndBesideTarget) {

@@ -91,6 +91,8 @@ std::vector<std::pair<std::string, std::function<absl::Status(FileSystem&)>>> Al
       {"Stat", [=](FileSystem& fs) { return StatusOf(fs.Stat(path)); }},
       {"OpenForRead", [=](FileSystem& fs) { return StatusOf(fs.OpenForRead(path)); }},
       {"OpenForWrite", [=](FileSystem& fs) { return StatusOf(fs.OpenForWrite(path)); }},
+      {"OpenOrCreateForWrite",
+       [=](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite(path)); }},
       {"CreateTemp", [=](FileSystem& fs) { return StatusOf(fs.CreateTemp(path)); }},
       {"MakeDirs", [=](FileSystem& fs) { return fs.MakeDirs(path, 0755); }},
       {"Remove", [=](FileSystem& fs) { return fs.Remove(path); }},
@@ -170,6 +172,9 @@ std::vector<Row> SymlinkRows() {
        kInvalid},
       {"ParentLink_WriteSecret", parent,
        [](FileSystem& fs) { return StatusOf(fs.OpenForWrite("up/outside/secret")); },
+       kInvalid},
+      {"ParentLink_CreateSecret", parent,
+       [](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("up/outside/new")); },
        kInvalid},
       {"ParentLink_RemoveSecret", parent,
        [](FileSystem& fs) { return fs.Remove("up/outside/secret"); }, kInvalid},
@@ -402,7 +407,24 @@ TEST_F(HostileTest, FifoIsRefusedWithoutHanging) {
          StatusCode::kInvalidArgument, "read fifo");
   Expect([](FileSystem& fs) { return StatusOf(fs.OpenForWrite("fifo")); },
          StatusCode::kInvalidArgument, "write fifo");
+  Expect([](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("fifo")); },
+         StatusCode::kInvalidArgument, "create fifo");
   EXPECT_EQ(fs_->Stat("fifo")->type, FileType::kOther);
+}
+
+// The shared temporary file of a chunked copy has a predictable name: a file planted
+// there (a hard link to someone's file, or a file another user owns) is not written.
+TEST_F(HostileTest, OpenOrCreateRefusesAPlantedHardLinkOrForeignFile) {
+  ASSERT_EQ(link((box_.outside + "/secret").c_str(), box_.Root("planted").c_str()), 0);
+  Expect([](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("planted")); },
+         StatusCode::kPermissionDenied, "hard link");
+  RawWriteFile(box_.Root("foreign"), "theirs");
+  // Only root can give a file to another user, and not in every sandbox.
+  if (chown(box_.Root("foreign").c_str(), 65534, 65534) != 0) {
+    GTEST_SKIP() << "chown refused here (errno " << errno << ")";
+  }
+  Expect([](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("foreign")); },
+         StatusCode::kPermissionDenied, "foreign owner");
 }
 
 TEST_F(HostileTest, SocketIsRefused) {
@@ -423,6 +445,8 @@ TEST_F(HostileTest, DeviceNodeIsRefused) {
          StatusCode::kInvalidArgument, "read device");
   Expect([](FileSystem& fs) { return StatusOf(fs.OpenForWrite("null")); },
          StatusCode::kInvalidArgument, "write device");
+  Expect([](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("null")); },
+         StatusCode::kInvalidArgument, "create device");
 }
 
 TEST_F(HostileTest, UnreadableFileIsPermissionDenied) {

@@ -435,6 +435,25 @@ absl::StatusOr<std::unique_ptr<WritableFile>> MemFileSystem::OpenForWrite(
       new MemWritableFile(state_, *std::move(node), std::string(path)));
 }
 
+absl::StatusOr<std::unique_ptr<WritableFile>> MemFileSystem::OpenOrCreateForWrite(
+    absl::string_view path) {
+  constexpr absl::string_view kOp = "open or create";
+  if (path.empty()) return CheckRegularFile(FileType::kDirectory, kOp, path);
+  if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+  absl::MutexLock lock(&state_->mu);
+  absl::StatusOr<Located> loc = Locate(state_->root, path, kOp);
+  if (!loc.ok()) return loc.status();
+  NodePtr node = loc->node;
+  if (node == nullptr) {
+    node = state_->NewNode(FileType::kRegular, 0600);
+    Link(loc->parent.get(), loc->name, node);
+  } else if (absl::Status s = CheckRegularFile(node->type, kOp, path); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<WritableFile>(
+      new MemWritableFile(state_, std::move(node), std::string(path)));
+}
+
 absl::StatusOr<std::shared_ptr<Node>> MemFileSystem::FindRegular(absl::string_view path,
                                                                  absl::string_view op) {
   if (path.empty()) return CheckRegularFile(FileType::kDirectory, op, path);

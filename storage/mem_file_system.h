@@ -47,6 +47,8 @@ class MemFileSystem : public FileSystem {
   absl::StatusOr<TempFile> CreateTemp(absl::string_view target_path) override;
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(
       absl::string_view path) override;
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenOrCreateForWrite(
+      absl::string_view path) override;
   absl::Status Rename(absl::string_view from, absl::string_view to,
                       CommitMode mode) override;
   absl::Status SyncDir(absl::string_view path) override;

@@ -366,6 +366,15 @@ class PosixFileSystem : public FileSystem {
         new PosixWritableFile(*std::move(fd), std::string(path)));
   }
 
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenOrCreateForWrite(
+      absl::string_view path) override {
+    absl::StatusOr<UniqueFd> fd =
+        OpenRegular(path, O_WRONLY, "open or create", /*create=*/true);
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(*std::move(fd), std::string(path)));
+  }
+
   absl::StatusOr<TempFile> CreateTemp(absl::string_view target_path) override {
     if (absl::Status s = ValidateNonRootPath(target_path); !s.ok()) return s;
     absl::StatusOr<UniqueFd> parent = OpenParent(target_path, "create temp");
@@ -493,22 +502,38 @@ class PosixFileSystem : public FileSystem {
     return OpenBeneath(root_.get(), Dirname(path), O_PATH | O_DIRECTORY, op, path);
   }
 
+  // `create`: O_CREAT (mode 0600) when the lstat finds nothing; never O_EXCL or
+  // O_TRUNC, so concurrent creators all end up with the same file.
   absl::StatusOr<UniqueFd> OpenRegular(absl::string_view path, int access,
-                                       absl::string_view op) {
+                                       absl::string_view op, bool create = false) {
     if (path.empty()) return CheckRegularFile(FileType::kDirectory, op, path);
     if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
     absl::StatusOr<UniqueFd> parent = OpenParent(path, op);
     if (!parent.ok()) return parent.status();
     const absl::string_view name = Basename(path);
     struct stat st;
-    if (absl::Status s = LstatAt(parent->get(), name, &st, op, path); !s.ok()) return s;
-    if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
+    absl::Status found = LstatAt(parent->get(), name, &st, op, path);
+    const bool absent = create && absl::IsNotFound(found);
+    if (!absent) {
+      if (!found.ok()) return found;
+      if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
+    }
     // Checked again on the descriptor: the entry may have been swapped since the lstat.
+    // O_CREAT also when it existed: it may have been removed since the lstat.
     absl::StatusOr<UniqueFd> fd = OpenBeneath(
-        parent->get(), name, access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, op, path);
+        parent->get(), name,
+        access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT : 0), op, path,
+        create ? 0600 : 0);
     if (!fd.ok()) return fd.status();
     if (absl::Status s = Fstat(fd->get(), &st, op, path); !s.ok()) return s;
     if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
+    if (create && (st.st_uid != geteuid() || st.st_nlink != 1)) {
+      // Its name is predictable: a hard link or another user's file planted there must
+      // not receive the data.
+      return absl::PermissionDeniedError(absl::StrCat(
+          op, " ", PathForMessage(path),
+          ": exists but is hard-linked or owned by another user; not writing it"));
+    }
     if (absl::Status s = ClearNonBlocking(fd->get(), op, path); !s.ok()) return s;
     return fd;
   }

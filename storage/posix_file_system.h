@@ -25,7 +25,8 @@
 // re-lists each directory on that path and continues after the named entry, so it stays
 // valid across processes and tolerates entries added or removed meanwhile.
 //
-// OpenForRead/OpenForWrite: lstat first, so FIFOs, sockets and devices are refused
+// OpenForRead/OpenForWrite/OpenOrCreateForWrite: lstat first, so FIFOs, sockets and
+// devices are refused
 // without ever being opened (INVALID_ARGUMENT; a directory is FAILED_PRECONDITION; a
 // symlink is INVALID_ARGUMENT "symlink in path"); the open itself uses
 // O_NOFOLLOW|O_NONBLOCK and is fstat-checked again, so a FIFO swapped in meanwhile
