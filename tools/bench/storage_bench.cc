@@ -30,6 +30,7 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -37,6 +38,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -116,6 +118,31 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+// CPU time (user + system) of the calling thread.
+double ThreadCpuSeconds() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// What one timed section took: wall-clock seconds, and CPU seconds (user + system) of
+// the thread, plus of the child process for `find`. CPU time hardly changes when other
+// processes compete for the two cores; wall time does.
+struct Timing {
+  double wall = 0;
+  double cpu = 0;
+};
+
+class Stopwatch {
+ public:
+  Stopwatch() : wall_(Clock::now()), cpu_(ThreadCpuSeconds()) {}
+  Timing Elapsed() const { return {SecondsSince(wall_), ThreadCpuSeconds() - cpu_}; }
+
+ private:
+  Clock::time_point wall_;
+  double cpu_;
+};
 
 // Fills 1 MiB with xorshift bytes, so no layer can shortcut zeros or repeats.
 std::string MakePattern() {
@@ -290,8 +317,9 @@ absl::Status SyscallWalk(const std::string& tree, uint64_t expected) {
   return CheckCount("syscall walk entries", result.entries, expected);
 }
 
-// `find DIR -printf ''` as a child process, from spawn to exit.
-absl::Status FindWalk(const std::string& tree) {
+// `find DIR -printf ''` as a child process, from spawn to exit; adds the child's CPU
+// seconds to *child_cpu.
+absl::Status FindWalk(const std::string& tree, double* child_cpu) {
   std::string args[] = {"find", tree, "-printf", ""};
   char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), nullptr};
   pid_t pid;
@@ -300,9 +328,12 @@ absl::Status FindWalk(const std::string& tree) {
     return Errno(err, "spawn", "find");
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Errno(errno, "waitpid", "find");
+  struct rusage usage = {};
+  while (wait4(pid, &status, 0, &usage) < 0) {
+    if (errno != EINTR) return Errno(errno, "wait4", "find");
   }
+  *child_cpu += static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("find ", tree, " failed (wait status ", status, ")"));
 }
@@ -364,24 +395,24 @@ absl::Status RemoveWritten(FileSystem& fs, const std::string& path) {
 }
 
 // Times CreateTemp + WriteAt + Sync + Close; the temp file is removed afterwards, untimed.
-absl::StatusOr<double> FerryWrite(FileSystem& fs, const std::string& pattern,
+absl::StatusOr<Timing> FerryWrite(FileSystem& fs, const std::string& pattern,
                                   uint64_t bytes) {
-  const Clock::time_point start = Clock::now();
+  const Stopwatch stopwatch;
   absl::StatusOr<TempFile> temp = fs.CreateTemp(absl::StrCat(kWriteDir, "/ferry.out"));
   if (!temp.ok()) return temp.status();
   if (absl::Status s = WritePattern(*temp->file, pattern, bytes); !s.ok()) return s;
-  const double seconds = SecondsSince(start);
+  const Timing timing = stopwatch.Elapsed();
   if (absl::Status s = RemoveWritten(fs, temp->path); !s.ok()) return s;
-  return seconds;
+  return timing;
 }
 
 // Times open(O_CREAT|O_EXCL, 0600, as CreateTemp) + pwrite + fsync + close; the file is
 // removed afterwards through the FileSystem, untimed.
-absl::StatusOr<double> SyscallWrite(FileSystem& fs, const std::string& root,
+absl::StatusOr<Timing> SyscallWrite(FileSystem& fs, const std::string& root,
                                     const std::string& pattern, uint64_t bytes) {
   const std::string rel = absl::StrCat(kWriteDir, "/syscall.out");
   const std::string file = absl::StrCat(root, "/", rel);
-  const Clock::time_point start = Clock::now();
+  const Stopwatch stopwatch;
   const int fd =
       open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(errno, "open", file);
@@ -403,36 +434,37 @@ absl::StatusOr<double> SyscallWrite(FileSystem& fs, const std::string& root,
     return Errno(err, "fsync", file);
   }
   if (close(fd) != 0) return Errno(errno, "close", file);
-  const double seconds = SecondsSince(start);
+  const Timing timing = stopwatch.Elapsed();
   if (absl::Status s = RemoveWritten(fs, rel); !s.ok()) return s;
-  return seconds;
+  return timing;
 }
 
 // --- Rounds and report ------------------------------------------------------------------
 
-// One timed thing. `run` returns the seconds of its timed section.
+// One timed thing. `run` returns the Timing of its timed section.
+using TimedRun = std::function<absl::StatusOr<Timing>()>;
 struct Variant {
   std::string name;
   double work;  // Entries or MiB per run.
-  std::function<absl::StatusOr<double>()> run;
-  std::vector<double> rates;
+  TimedRun run;
+  std::vector<double> rates;      // work / wall seconds, one per round.
+  std::vector<double> cpu_rates;  // work / CPU seconds, one per round.
 };
 
 // Times `fn` as a whole.
-std::function<absl::StatusOr<double>()> TimeAll(std::function<absl::Status()> fn) {
-  return [fn = std::move(fn)]() -> absl::StatusOr<double> {
-    const Clock::time_point start = Clock::now();
+TimedRun TimeAll(std::function<absl::Status()> fn) {
+  return [fn = std::move(fn)]() -> absl::StatusOr<Timing> {
+    const Stopwatch stopwatch;
     if (absl::Status s = fn(); !s.ok()) return s;
-    return SecondsSince(start);
+    return stopwatch.Elapsed();
   };
 }
 
 // Runs `before` untimed (may be empty), then times `fn`.
-std::function<absl::StatusOr<double>()> TimeAfter(std::function<absl::Status()> before,
-                                                  std::function<absl::Status()> fn) {
+TimedRun TimeAfter(std::function<absl::Status()> before, std::function<absl::Status()> fn) {
   return [before = std::move(before), timed = TimeAll(std::move(fn))]() {
     if (before) {
-      if (absl::Status s = before(); !s.ok()) return absl::StatusOr<double>(s);
+      if (absl::Status s = before(); !s.ok()) return absl::StatusOr<Timing>(s);
     }
     return timed();
   };
@@ -462,10 +494,12 @@ std::string FormatRate(double rate, absl::string_view unit) {
 }
 
 // Per metric: the medians and their ratio (the RATIO line), the ratio of the best
-// rounds (noise here only ever slows a pass down), and the range of the per-round ratios.
+// rounds (noise here only ever slows a pass down), the ratio of the medians of CPU-time
+// rates, and the range of the per-round ratios.
 void PrintReport(const std::vector<Variant>& variants, const std::vector<Metric>& metrics) {
-  absl::PrintF("%-17s %-10s %11s %11s %6s %6s %-11s %-6s %s\n", "metric", "unit",
-               "ferry", "baseline", "ratio", "best", "per-round", "target", "baseline is");
+  absl::PrintF("%-17s %-10s %11s %11s %6s %6s %6s %-11s %-6s %s\n", "metric", "unit",
+               "ferry", "baseline", "ratio", "best", "cpu", "per-round", "target",
+               "baseline is");
   std::vector<std::string> lines;
   for (const Metric& m : metrics) {
     const std::vector<double>& f = variants[m.ferry].rates;
@@ -475,13 +509,16 @@ void PrintReport(const std::vector<Variant>& variants, const std::vector<Metric>
     const double ratio = ferry / baseline;
     const double best =
         *std::max_element(f.begin(), f.end()) / *std::max_element(b.begin(), b.end());
+    const double cpu =
+        Median(variants[m.ferry].cpu_rates) / Median(variants[m.baseline].cpu_rates);
     double lo = f[0] / b[0], hi = lo;
     for (size_t r = 1; r < f.size(); ++r) {
       lo = std::min(lo, f[r] / b[r]);
       hi = std::max(hi, f[r] / b[r]);
     }
-    absl::PrintF("%-17s %-10s %11s %11s %6.3f %6.3f %-11s %-6s %s\n", m.name, m.unit,
-                 FormatRate(ferry, m.unit), FormatRate(baseline, m.unit), ratio, best,
+    absl::PrintF("%-17s %-10s %11s %11s %6.3f %6.3f %6.3f %-11s %-6s %s\n", m.name,
+                 m.unit, FormatRate(ferry, m.unit), FormatRate(baseline, m.unit), ratio, best,
+                 cpu,
                  absl::StrFormat("%.2f-%.2f", lo, hi), ratio >= kTarget ? "ok" : "below",
                  m.baseline_is);
     lines.push_back(absl::StrFormat("RATIO name=%s ferry=%.1f baseline=%.1f ratio=%.3f",
@@ -549,9 +586,8 @@ absl::Status Run(const std::string& root, const Options& options) {
   if (options.cold) before_read = [data] { return DropCache(data); };
 
   std::vector<Variant> variants;
-  auto add = [&variants](std::string name, double work,
-                         std::function<absl::StatusOr<double>()> run) {
-    variants.push_back(Variant{std::move(name), work, std::move(run), {}});
+  auto add = [&variants](std::string name, double work, TimedRun run) {
+    variants.push_back(Variant{std::move(name), work, std::move(run), {}, {}});
     return variants.size() - 1;
   };
   // Groups run one after the other in each round; inside a group the order rotates, so
@@ -563,7 +599,14 @@ absl::Status Run(const std::string& root, const Options& options) {
       add("ferry walk", n, TimeAll([&fs, n] { return FerryWalk(fs, n); }));
   const size_t syscall_walk =
       add("syscall walk", n, TimeAll([tree, n] { return SyscallWalk(tree, n); }));
-  const size_t find_walk = add("find", n, TimeAll([tree] { return FindWalk(tree); }));
+  const size_t find_walk = add("find", n, [tree]() -> absl::StatusOr<Timing> {
+    const Stopwatch stopwatch;
+    double child_cpu = 0;
+    if (absl::Status s = FindWalk(tree, &child_cpu); !s.ok()) return s;
+    Timing timing = stopwatch.Elapsed();
+    timing.cpu += child_cpu;
+    return timing;
+  });
   groups.push_back({ferry_walk, syscall_walk, find_walk});
   metrics.push_back({"walk_vs_syscalls", "entries/s", ferry_walk, syscall_walk,
                      "readdir, sort, fstatat(AT_SYMLINK_NOFOLLOW), openat; recursive"});
@@ -601,7 +644,7 @@ absl::Status Run(const std::string& root, const Options& options) {
   // before the long part.
   for (const Variant& v : variants) {
     if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-    if (absl::StatusOr<double> s = v.run(); !s.ok()) return Failed(v, s.status());
+    if (absl::StatusOr<Timing> s = v.run(); !s.ok()) return Failed(v, s.status());
   }
 
   for (int round = 0; round < options.rounds; ++round) {
@@ -610,12 +653,13 @@ absl::Status Run(const std::string& root, const Options& options) {
       for (size_t k = 0; k < group.size(); ++k) {
         if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
         Variant& v = variants[group[(k + round) % group.size()]];
-        absl::StatusOr<double> seconds = v.run();
-        if (!seconds.ok()) return Failed(v, seconds.status());
-        v.rates.push_back(v.work / *seconds);
+        absl::StatusOr<Timing> timing = v.run();
+        if (!timing.ok()) return Failed(v, timing.status());
+        v.rates.push_back(v.work / timing->wall);
+        v.cpu_rates.push_back(v.work / std::max(timing->cpu, 1e-9));
         if (options.verbose) {
-          absl::FPrintF(stderr, "  round %d %-18s %8.3f s %12.1f /s\n", round + 1, v.name,
-                        *seconds, v.rates.back());
+          absl::FPrintF(stderr, "  round %d %-18s %8.3f s %12.1f /s  cpu %8.3f s\n",
+                        round + 1, v.name, timing->wall, v.rates.back(), timing->cpu);
         }
       }
     }
