@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
@@ -36,6 +37,10 @@ ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
           "A worker silent this long loses its leases.");
 ABSL_FLAG(int, max_attempts, 5, "Attempts per task before its files fail.");
 ABSL_FLAG(int, max_files_per_task, 256, "Small files batched into one task, at most.");
+ABSL_FLAG(std::string, chunk_size, "64MiB",
+          "Regular files larger than this are copied in chunks of this size, by several "
+          "workers at once, then committed: bytes, or a number with KiB, MiB or GiB; "
+          "64KiB to 64GiB.");
 ABSL_FLAG(absl::Duration, retry_backoff, absl::Seconds(1),
           "First retry delay; doubles per attempt up to --retry_backoff_max, with jitter.");
 ABSL_FLAG(absl::Duration, retry_backoff_max, absl::Seconds(60), "Longest retry delay.");
@@ -69,8 +74,32 @@ absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseWeights(
   return weights;
 }
 
+// "4194304", "512KiB", "64MiB", "1GiB" -> bytes.
+absl::StatusOr<uint64_t> ParseChunkSize(absl::string_view text) {
+  constexpr uint64_t kMin = 64ull << 10, kMax = 64ull << 30;
+  uint64_t unit = 1;
+  for (const auto& [suffix, bytes] : {std::pair<absl::string_view, uint64_t>{"KiB", 1ull << 10},
+                                      {"MiB", 1ull << 20},
+                                      {"GiB", 1ull << 30}}) {
+    if (absl::ConsumeSuffix(&text, suffix)) {
+      unit = bytes;
+      break;
+    }
+  }
+  uint64_t count = 0;
+  if (!absl::SimpleAtoi(text, &count) || count > kMax / unit || count * unit < kMin) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--chunk_size: '", absl::GetFlag(FLAGS_chunk_size),
+        "' is not a size from 64KiB to 64GiB (bytes, or a number with KiB, MiB or GiB)"));
+  }
+  return count * unit;
+}
+
 absl::StatusOr<ManagerOptions> OptionsFromFlags() {
   ManagerOptions options;
+  absl::StatusOr<uint64_t> chunk_bytes = ParseChunkSize(absl::GetFlag(FLAGS_chunk_size));
+  if (!chunk_bytes.ok()) return chunk_bytes.status();
+  options.plan_limits.chunk_bytes = *chunk_bytes;
   absl::StatusOr<absl::flat_hash_map<std::string, double>> weights =
       ParseWeights(absl::GetFlag(FLAGS_user_weights));
   if (!weights.ok()) return weights.status();

@@ -25,7 +25,9 @@ class ManagerObserver {
   virtual void TransferStateChanged(v1::TransferState /*from*/, v1::TransferState /*to*/) {}
   // Entries of a source listing were planned into tasks.
   virtual void EntriesPlanned(int64_t /*entries*/, int64_t /*bytes*/) {}
-  // Files were committed (or skipped by policy, `skipped`) with `bytes` of data.
+  // Files were committed (or skipped by policy, `skipped`) with `bytes` of data. For a
+  // file copied in chunks, each chunk's bytes come as they are copied (`files` 0), the
+  // file itself at its commit (`bytes` 0); a skipped one comes once with its size.
   virtual void FilesDone(int64_t /*files*/, int64_t /*bytes*/, bool /*skipped*/) {}
   // Files failed for good with `code`.
   virtual void FilesFailed(absl::StatusCode /*code*/, int64_t /*files*/) {}

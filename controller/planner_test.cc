@@ -59,7 +59,7 @@ TEST(PlannerTest, BatchesSmallFilesUpToTheFileLimit) {
   for (const char* name : {"a", "b", "c", "d", "e", "f", "g"}) {
     entries.push_back(RegularFile(name, 1));
   }
-  const std::vector<TaskRecord> tasks = PlanEntries(entries, limits, &record);
+  const std::vector<TaskRecord> tasks = PlanEntries(entries, limits, &record).tasks;
   EXPECT_EQ(Layout(tasks), (Layouts{{"a", "b", "c"}, {"d", "e", "f"}, {"g"}}));
   for (size_t i = 0; i < tasks.size(); ++i) EXPECT_EQ(tasks[i].seq(), i);
   EXPECT_EQ(record.next_task_seq(), 3u);
@@ -73,7 +73,7 @@ TEST(PlannerTest, BatchesUpToTheByteLimitInclusive) {
   const std::vector<TaskRecord> tasks = PlanEntries(
       {RegularFile("a", 40), RegularFile("b", 40), RegularFile("c", 40),
        RegularFile("d", 50), RegularFile("e", 10), RegularFile("f", 1)},
-      limits, &record);
+      limits, &record).tasks;
   // a+b = 80; +c would be 120. c+d+e = 100 exactly fits; f starts the next.
   EXPECT_EQ(Layout(tasks), (Layouts{{"a", "b"}, {"c", "d", "e"}, {"f"}}));
 }
@@ -86,7 +86,7 @@ TEST(PlannerTest, AFileOverTheByteLimitTravelsAlone) {
       {RegularFile("a", 10), RegularFile("big1", 500), RegularFile("b", 10),
        Directory("d"), RegularFile("d/empty", 0), RegularFile("d/big2", 101),
        Directory("e"), RegularFile("e/big3", 200), RegularFile("e/c", 10)},
-      limits, &record);
+      limits, &record).tasks;
   // Entries without bytes (directories, empty files) do not ride along with a big file
   // either, before or after it.
   EXPECT_EQ(Layout(tasks), (Layouts{{"a"},
@@ -103,7 +103,7 @@ TEST(PlannerTest, MapsPathsUnderSourceAndDestinationIncludingTheRoot) {
   TransferRecord record = NewRecord("/data/in", "/backup/out");
   const v1::FileInfo file = RegularFile("sub/x.bin", 7);
   const std::vector<TaskRecord> tasks =
-      PlanEntries({Directory(""), Directory("sub"), file}, PlanLimits(), &record);
+      PlanEntries({Directory(""), Directory("sub"), file}, PlanLimits(), &record).tasks;
   ASSERT_EQ(tasks.size(), 1u);
   ASSERT_EQ(tasks[0].files_size(), 3);
   // The root entry "" is the source itself and lands on the destination path itself.
@@ -130,7 +130,7 @@ TEST(PlannerTest, TasksCarryTheTransfersSchedulingFields) {
   TransferRecord record = NewRecord();
   record.set_next_task_seq(40);
   const std::vector<TaskRecord> tasks =
-      PlanEntries({RegularFile("a", 1)}, PlanLimits(), &record);
+      PlanEntries({RegularFile("a", 1)}, PlanLimits(), &record).tasks;
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].transfer_id(), TransferId(5));
   EXPECT_EQ(tasks[0].seq(), 40u);
@@ -156,7 +156,7 @@ TEST(PlannerTest, CountersCountEveryEntryButOnlyRegularBytes) {
 
   // A second page adds to the counters and continues the sequence.
   const std::vector<TaskRecord> more =
-      PlanEntries({RegularFile("b", 24)}, limits, &record);
+      PlanEntries({RegularFile("b", 24)}, limits, &record).tasks;
   ASSERT_EQ(more.size(), 1u);
   EXPECT_EQ(more[0].seq(), 2u);
   EXPECT_EQ(record.transfer().progress().files_total(), 4);
@@ -166,10 +166,101 @@ TEST(PlannerTest, CountersCountEveryEntryButOnlyRegularBytes) {
 
 TEST(PlannerTest, AnEmptyPagePlansNothing) {
   TransferRecord record = NewRecord();
-  EXPECT_TRUE(PlanEntries({}, PlanLimits(), &record).empty());
+  const PlannedEntries plan = PlanEntries({}, PlanLimits(), &record);
+  EXPECT_TRUE(plan.tasks.empty());
+  EXPECT_TRUE(plan.files.empty());
   EXPECT_EQ(record.next_task_seq(), 0u);
   EXPECT_EQ(record.open_tasks(), 0);
   EXPECT_EQ(record.transfer().progress().files_total(), 0);
+}
+
+TEST(PlannerTest, AFileOverTheChunkSizeIsCopiedInChunksIntoOneTempFile) {
+  TransferRecord record = NewRecord();
+  PlanLimits limits;
+  limits.chunk_bytes = 100;
+  const PlannedEntries plan = PlanEntries(
+      {RegularFile("a", 10), RegularFile("sub/big", 250), RegularFile("b", 10),
+       RegularFile("exact", 100)},
+      limits, &record);
+  // Small files keep batching around the chunked one; a file of exactly one chunk is
+  // not chunked.
+  EXPECT_EQ(Layout(plan.tasks),
+            (Layouts{{"a", "b", "exact"}, {"sub/big"}, {"sub/big"}, {"sub/big"}}));
+  const std::string temp = "/dst/sub/.ferry-tmp.big." + TransferId(5) + "-0";
+  for (uint32_t i = 0; i < 3; ++i) {
+    const TaskRecord& chunk = plan.tasks[1 + i];
+    EXPECT_EQ(chunk.kind(), v1::TASK_KIND_COPY_CHUNK);
+    EXPECT_EQ(chunk.seq(), 1 + i);
+    EXPECT_EQ(chunk.file_number(), 0u);
+    EXPECT_EQ(chunk.chunk_index(), i);
+    ASSERT_EQ(chunk.files_size(), 1);
+    const v1::FileTask& range = chunk.files(0);
+    EXPECT_EQ(range.offset(), 100 * i);
+    EXPECT_EQ(range.length(), i < 2 ? 100u : 50u);
+    EXPECT_EQ(range.temp_path(), temp);
+    EXPECT_EQ(range.source_path(), "/src/sub/big");
+    EXPECT_EQ(range.destination_path(), "/dst/sub/big");
+    EXPECT_EQ(range.source_info().size(), 250u);
+  }
+  ASSERT_EQ(plan.files.size(), 1u);
+  const FileRecord& file = plan.files[0];
+  EXPECT_EQ(file.number(), 0u);
+  EXPECT_EQ(file.state(), FILE_STATE_COPYING);
+  EXPECT_EQ(file.chunk_bytes(), 100u);
+  EXPECT_EQ(file.chunk_count(), 3u);
+  EXPECT_EQ(file.first_chunk_seq(), 1u);
+  EXPECT_EQ(file.open_chunks(), 3u);
+  EXPECT_EQ(file.chunk_done_size(), 3);
+  EXPECT_EQ(file.chunk_crc32c_size(), 3);
+  EXPECT_EQ(file.file().length(), 250u);
+  EXPECT_EQ(file.file().temp_path(), temp);
+  EXPECT_FALSE(file.file().has_expected_crc32c());
+  // The chunked file counts once.
+  EXPECT_EQ(record.transfer().progress().files_total(), 4);
+  EXPECT_EQ(record.transfer().progress().bytes_total(), 370);
+  EXPECT_EQ(record.open_tasks(), 4);
+  EXPECT_EQ(record.next_task_seq(), 4u);
+  EXPECT_EQ(record.next_file_number(), 1u);
+}
+
+TEST(PlannerTest, ChunkTempPathIsBesideTheTargetAndFitsTheNameLimit) {
+  EXPECT_EQ(ChunkTempPath("/big", "t-0000000000000001", 3),
+            "/.ferry-tmp.big.t-0000000000000001-3");
+  const std::string temp =
+      ChunkTempPath("/dst/sub/" + std::string(255, 'x'), "t-0000000000000001", 12);
+  ASSERT_EQ(temp.rfind('/'), 8u);
+  EXPECT_EQ(temp.substr(0, 9), "/dst/sub/");
+  EXPECT_EQ(temp.size() - 9, 255u);
+  EXPECT_EQ(temp.substr(temp.size() - 22), ".t-0000000000000001-12");
+}
+
+TEST(PlannerTest, AHugeFileGetsLargerChunksRatherThanTooMany) {
+  TransferRecord record = NewRecord();
+  PlanLimits limits;
+  limits.chunk_bytes = 100;
+  const uint64_t size = kMaxChunksPerFile * 100 + 1;
+  const PlannedEntries plan = PlanEntries({RegularFile("huge", size)}, limits, &record);
+  ASSERT_EQ(plan.files.size(), 1u);
+  EXPECT_LE(plan.files[0].chunk_count(), kMaxChunksPerFile);
+  EXPECT_EQ(plan.tasks.size(), plan.files[0].chunk_count());
+  uint64_t next = 0;
+  for (const TaskRecord& chunk : plan.tasks) {
+    EXPECT_EQ(chunk.files(0).offset(), next);
+    next += chunk.files(0).length();
+  }
+  EXPECT_EQ(next, size);
+}
+
+TEST(PlannerTest, FileNumbersContinueAcrossPages) {
+  TransferRecord record = NewRecord();
+  PlanLimits limits;
+  limits.chunk_bytes = 10;
+  EXPECT_EQ(PlanEntries({RegularFile("a", 11)}, limits, &record).files[0].number(), 0u);
+  const PlannedEntries second = PlanEntries({RegularFile("b", 30)}, limits, &record);
+  EXPECT_EQ(second.files[0].number(), 1u);
+  EXPECT_EQ(second.files[0].first_chunk_seq(), 2u);
+  EXPECT_EQ(second.tasks[0].file_number(), 1u);
+  EXPECT_EQ(second.tasks[0].files(0).temp_path(), "/dst/.ferry-tmp.b." + TransferId(5) + "-1");
 }
 
 }  // namespace

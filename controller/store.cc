@@ -10,8 +10,8 @@ namespace {
 
 // Indexed by Family; "default" holds kMeta.
 constexpr const char* kFamilyNames[] = {"default", "transfers", "request_ids", "tasks",
-                                        "queue",   "leases",    "delayed"};
-constexpr int kFamilyCount = 7;
+                                        "queue",   "leases",    "delayed",     "files"};
+constexpr int kFamilyCount = 8;
 
 }  // namespace
 
@@ -19,6 +19,10 @@ std::string TransferId(uint64_t number) { return absl::StrFormat("t-%016d", numb
 
 std::string TaskKey(absl::string_view transfer_id, uint64_t seq) {
   return absl::StrFormat("%s/%016x", transfer_id, seq);
+}
+
+std::string FileKey(absl::string_view transfer_id, uint64_t number) {
+  return absl::StrFormat("%s/%016x", transfer_id, number);
 }
 
 std::string QueuePrefix(int priority, absl::string_view user) {
@@ -90,7 +94,11 @@ absl::Status Store::CheckSchema() {
         "data_dir has schema version ", *version, "; this controller knows up to ",
         kSchemaVersion));
   }
-  return absl::OkStatus();
+  if (found == kSchemaVersion) return absl::OkStatus();
+  // 1 -> 2 added the `files` family, which the open created.
+  rocksdb::WriteBatch batch;
+  batch.Put(Handle(Family::kMeta), "schema_version", absl::StrCat(kSchemaVersion));
+  return Commit(&batch, Durability::kSynced);
 }
 
 rocksdb::ColumnFamilyHandle* Store::Handle(Family family) const {

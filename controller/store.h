@@ -14,6 +14,7 @@
 //   queue        (255 - priority) user \0 %016x transfer_number / %016x seq -> task key
 //   delayed      %016x not_before_unix_ms task key         -> "" (retry backoff)
 //   leases       task key                                -> "" (task is LEASED)
+//   files        transfer id / %016x file number         -> FileRecord (chunked files)
 //   meta         "schema_version", "next_transfer_number"
 //
 // Thread safety: Store is safe for concurrent use (RocksDB is); callers serialize
@@ -36,14 +37,19 @@
 
 namespace ferry::controller {
 
-enum class Family { kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases, kDelayed };
+enum class Family {
+  kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases, kDelayed, kFiles
+};
 
 enum class Durability { kSynced, kProcessCrashSafe };
 
-inline constexpr int kSchemaVersion = 1;
+// 2: the `files` family (chunked files). Opening a version 1 database creates it and
+// records version 2; nothing else changes.
+inline constexpr int kSchemaVersion = 2;
 
 std::string TransferId(uint64_t number);
 std::string TaskKey(absl::string_view transfer_id, uint64_t seq);
+std::string FileKey(absl::string_view transfer_id, uint64_t number);
 // The prefix shared by one user's queued tasks of one priority class.
 std::string QueuePrefix(int priority, absl::string_view user);
 std::string QueueKey(int priority, absl::string_view user, uint64_t transfer_number,

@@ -51,7 +51,8 @@ TEST(StoreTest, OpenCreatesEveryFamilyAndRecordsTheSchema) {
   const std::vector<std::pair<Family, std::string>> families = {
       {Family::kMeta, "default"},     {Family::kTransfers, "transfers"},
       {Family::kRequestIds, "request_ids"}, {Family::kTasks, "tasks"},
-      {Family::kQueue, "queue"},      {Family::kLeases, "leases"}};
+      {Family::kQueue, "queue"},      {Family::kLeases, "leases"},
+      {Family::kDelayed, "delayed"},  {Family::kFiles, "files"}};
   for (const auto& [family, name] : families) {
     ASSERT_NE(store->Handle(family), nullptr) << name;
     EXPECT_EQ(store->Handle(family)->GetName(), name);
@@ -223,6 +224,15 @@ void WriteSchemaVersion(const std::string& dir, const std::string& version) {
   rocksdb::WriteBatch batch;
   batch.Put(store->Handle(Family::kMeta), "schema_version", version);
   FERRY_ASSERT_OK(store->Commit(&batch, Durability::kSynced));
+}
+
+TEST(StoreTest, VersionOneDatabaseIsUpgradedOnOpen) {
+  const std::string dir = MakeTempDir();
+  WriteSchemaVersion(dir, "1");
+  std::unique_ptr<Store> store = OpenOrDie(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->GetRaw(Family::kMeta, "schema_version"), std::to_string(kSchemaVersion));
+  EXPECT_EQ(store->Handle(Family::kFiles)->GetName(), "files");
 }
 
 TEST(StoreTest, NewerSchemaIsFailedPrecondition) {

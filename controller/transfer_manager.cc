@@ -131,7 +131,8 @@ TransferManager::TransferManager(Store* store, const Clock* clock, ManagerOption
       clock_(clock),
       options_(std::move(options)),
       observer_(observer),
-      scheduler_(store, [this](const std::string& user) { return WeightOf(user); }) {}
+      scheduler_(store, [this](const std::string& user) { return WeightOf(user); }),
+      chunks_(store) {}
 
 double TransferManager::WeightOf(const std::string& user) const {
   auto it = options_.user_weights.find(user);
@@ -341,6 +342,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
       revoked.push_back(it->key().ToString());
     }
   }
+  QueueCleanupsForCancel(&batch, &record);
   NotifyStateChange(state, v1::TRANSFER_STATE_CANCELLED);
   record.mutable_transfer()->set_state(v1::TRANSFER_STATE_CANCELLED);
   *record.mutable_transfer()->mutable_end_time() = ToProto(clock_->Now());
@@ -572,6 +574,10 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report, ReportBat
 void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
                                        const v1::TaskReport& report, TaskRecord* task,
                                        TransferRecord* record) {
+  if (task->kind() != v1::TASK_KIND_COPY_FILES) {
+    ApplyFileStepResult(batch, report, task, record);
+    return;
+  }
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
   google::protobuf::RepeatedPtrField<v1::FileTask> retry;
   absl::Status retry_error;
@@ -626,12 +632,16 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
   task->mutable_last_error()->set_message(std::string(error.message()));
   const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
-  if (retryable && task->attempts() < options_.max_attempts) {
+  if (retryable && task->attempts() < options_.max_attempts && StillWanted(*task)) {
     progress->set_retries(progress->retries() + 1);
     const absl::StatusCode code = error.code();
     Notify([code](ManagerObserver& o) { o.TaskRetried(code); });
     last_retry_error_[record->transfer().id()] = std::string(error.message());
     EnqueueTask(batch, task, RetryBackoff(task->attempts()));
+    return;
+  }
+  if (task->kind() != v1::TASK_KIND_COPY_FILES) {
+    FailFileStep(batch, task, record, error);
     return;
   }
   for (const v1::FileTask& file : task->files()) {
@@ -670,6 +680,7 @@ absl::Duration TransferManager::RetryBackoff(int attempts) {
 
 absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
                                           Durability durability) {
+  chunks_.AddTo(batch);
   absl::Status status = store_->Commit(batch, durability);
   if (status.ok()) {
     scheduler_.Apply(delta_);
@@ -677,6 +688,7 @@ absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
   }
   delta_ = Scheduler::Delta();
   events_.clear();
+  chunks_.Reset();
   return status;
 }
 
@@ -770,11 +782,14 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
     return absl::FailedPreconditionError(absl::StrCat(id, " ended while planning"));
   }
   rocksdb::WriteBatch batch;
-  std::vector<TaskRecord> tasks = PlanEntries(entries, options_.plan_limits, &record);
+  PlannedEntries plan = PlanEntries(entries, options_.plan_limits, &record);
   if (record.transfer().dry_run()) {
     record.set_open_tasks(0);  // Counted, never copied.
   } else {
-    for (TaskRecord& task : tasks) EnqueueTask(&batch, &task, absl::ZeroDuration());
+    for (TaskRecord& task : plan.tasks) EnqueueTask(&batch, &task, absl::ZeroDuration());
+    for (const FileRecord& file : plan.files) {
+      store_->Put(&batch, Family::kFiles, FileKey(id, file.number()), file);
+    }
   }
   if (root_entry) record.set_root_planned(true);
   record.set_list_cursor(cursor);
@@ -901,6 +916,8 @@ void TransferManager::CollectGarbage(absl::Time now) {
                  RequestIdKey(transfer.user(), transfer.request_id()));
     // Task keys are "<id>/<seq>"; '0' is the byte after '/'.
     batch.DeleteRange(store_->Handle(Family::kTasks), absl::StrCat(transfer.id(), "/"),
+                      absl::StrCat(transfer.id(), "0"));
+    batch.DeleteRange(store_->Handle(Family::kFiles), absl::StrCat(transfer.id(), "/"),
                       absl::StrCat(transfer.id(), "0"));
     NotifyStateChange(transfer.state(), v1::TRANSFER_STATE_UNSPECIFIED);
     ++collected;

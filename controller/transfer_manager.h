@@ -8,6 +8,8 @@
 //   transfer: PENDING -> PLANNING -> RUNNING -> SUCCEEDED | FAILED, or CANCELLED
 //   task:     QUEUED -> LEASED(worker, generation, expiry) -> DONE | FAILED,
 //             back to QUEUED on lease expiry or a retryable error while attempts last
+//   file copied in chunks: see chunk_tracker.h (transitions in
+//             transfer_manager_chunks.cc)
 //
 // A lease is identified by (task, lease_generation); a report is accepted only for the
 // task's current generation, whichever worker incarnation sends it, so work finished
@@ -37,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/chunk_tracker.h"
 #include "controller/observer.h"
 #include "controller/planner.h"
 #include "controller/records.pb.h"
@@ -189,6 +192,49 @@ class TransferManager {
   void ApplyFileResults(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
                         TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Files copied in chunks (transfer_manager_chunks.cc; see chunk_tracker.h) ----
+  // The record of the file a COPY_CHUNK, COMMIT_FILE or CLEANUP task works for, or null
+  // (logged, and the file counted failed) if the store cannot give it.
+  FileRecord* FileOf(const TaskRecord& task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The successful report of such a task (its one FileResult).
+  void ApplyFileStepResult(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
+                           TaskRecord* task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ChunkCopied(rocksdb::WriteBatch* batch, const v1::FileResult& result,
+                   const TaskRecord& task, TransferRecord* record, FileRecord* file)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FileCommitted(TransferRecord* record, FileRecord* file)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a retry of `task` could still be of use (its file has not ended meanwhile).
+  bool StillWanted(const TaskRecord& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Such a task failed for good (no retry): ends its file as FAILED.
+  void FailFileStep(rocksdb::WriteBatch* batch, TaskRecord* task, TransferRecord* record,
+                    const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The commit found the temporary file corrupt: copy every chunk again, once.
+  void RecopyOrFail(rocksdb::WriteBatch* batch, TaskRecord* task, TransferRecord* record,
+                    const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a task of a chunked file as `state` (DONE or FAILED); `file` may be null.
+  void CloseFileTask(rocksdb::WriteBatch* batch, TaskRecord* task, TaskState state,
+                     TransferRecord* record, FileRecord* file)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A COPYING or COMMITTING file ends as FAILED (with `error`) or SKIPPED: counted once,
+  // its queued chunks dropped, its temporary file cleaned up when no chunk is open.
+  void EndFile(rocksdb::WriteBatch* batch, FileState end, const absl::Status& error,
+               TransferRecord* record, FileRecord* file) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropQueuedChunks(rocksdb::WriteBatch* batch, TransferRecord* record,
+                        FileRecord* file) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeQueueCleanup(rocksdb::WriteBatch* batch, TransferRecord* record,
+                         FileRecord* file) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a new COMMIT_FILE or CLEANUP task for `file`, runnable after `delay`.
+  void AddFileTask(rocksdb::WriteBatch* batch, v1::TaskKind kind, const FileRecord& file,
+                   absl::Duration delay, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancel: a CLEANUP task for every chunked file not committed, after the revoked
+  // leases' holders have had a lease duration to notice and stop writing.
+  void QueueCleanupsForCancel(rocksdb::WriteBatch* batch, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What one ReportTasks call changes, committed together.
   struct ReportBatch {
     rocksdb::WriteBatch batch;
@@ -218,6 +264,7 @@ class TransferManager {
   mutable absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   Scheduler::Delta delta_ ABSL_GUARDED_BY(mu_);  // Staged for the batch being built.
+  ChunkTracker chunks_ ABSL_GUARDED_BY(mu_);     // File records of that batch.
   std::vector<std::function<void(ManagerObserver&)>> events_ ABSL_GUARDED_BY(mu_);
   // Active transfers: when each last moved, and its latest retried error.
   absl::flat_hash_map<std::string, absl::Time> last_progress_ ABSL_GUARDED_BY(mu_);

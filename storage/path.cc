@@ -71,9 +71,12 @@ absl::Status ValidateSymlinkTarget(absl::string_view target, absl::string_view l
 }
 
 std::string TempFileName(absl::string_view target_base, uint64_t random) {
-  const std::string hex = absl::StrFormat("%016x", random);
-  const size_t room = kMaxNameBytes - kTempFilePrefix.size() - 1 - hex.size();
-  return absl::StrCat(kTempFilePrefix, target_base.substr(0, room), ".", hex);
+  return SharedTempFileName(target_base, absl::StrFormat("%016x", random));
+}
+
+std::string SharedTempFileName(absl::string_view target_base, absl::string_view tag) {
+  const size_t room = kMaxNameBytes - kTempFilePrefix.size() - 1 - tag.size();
+  return absl::StrCat(kTempFilePrefix, target_base.substr(0, room), ".", tag);
 }
 
 std::string PathForMessage(absl::string_view path) {

@@ -55,6 +55,11 @@ absl::Status ValidateSymlinkTarget(absl::string_view target, absl::string_view l
 // whole name fits in kMaxNameBytes. The prefix lets orphans be found and removed.
 inline constexpr absl::string_view kTempFilePrefix = ".ferry-tmp.";
 std::string TempFileName(absl::string_view target_base, uint64_t random);
+// The same with a chosen `tag` instead of the random digits, for a temporary file that
+// several writers must find by name (the chunks of one large file share one):
+// ".ferry-tmp.<target_base, cut>.<tag>". `tag` must make the name unique (e.g.
+// "<transfer id>-<file number>") and be short (at most 64 bytes, no '/' or NUL).
+std::string SharedTempFileName(absl::string_view target_base, absl::string_view tag);
 
 // A quoted, C-escaped, length-capped rendering for status messages and logs, so hostile
 // names (newlines, NUL, 4 KiB of junk) cannot garble or flood a log line.

@@ -62,6 +62,18 @@ TEST(PathHelpersTest, MessagesAreEscapedAndCapped) {
   EXPECT_LT(PathForMessage(std::string(5000, 'x')).size(), 300u);
 }
 
+TEST(PathHelpersTest, TempFileNamesFitTheNameLimit) {
+  EXPECT_EQ(TempFileName("a", 0x1f), ".ferry-tmp.a.000000000000001f");
+  EXPECT_EQ(SharedTempFileName("big.bin", "t-0000000000000007-3"),
+            ".ferry-tmp.big.bin.t-0000000000000007-3");
+  const std::string longest(kMaxNameBytes, 'n');
+  const std::string shared = SharedTempFileName(longest, "t-0000000000000007-3");
+  EXPECT_EQ(shared.size(), kMaxNameBytes);
+  EXPECT_TRUE(ValidateRelativePath(shared).ok());
+  EXPECT_EQ(shared.substr(shared.size() - 21), ".t-0000000000000007-3");
+  EXPECT_EQ(TempFileName(longest, 1).size(), kMaxNameBytes);
+}
+
 TEST(WalkCursorTest, RoundTrips) {
   EXPECT_FALSE(DecodeWalkCursor("")->has_value());
   EXPECT_EQ(**DecodeWalkCursor(EncodeWalkCursor("a/b")), "a/b");
