@@ -46,16 +46,11 @@ FileCopier::FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOption
 
 v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>* abort,
                                    std::atomic<int64_t>* bytes_done) {
+  const Context context{&task, abort, bytes_done};
+  if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   v1::TaskReport report;
   report.set_task_id(task.task_id());
   report.set_lease_generation(task.lease_generation());
-  if (task.kind() != v1::TASK_KIND_COPY_FILES) {
-    report.set_code(static_cast<int32_t>(absl::StatusCode::kUnimplemented));
-    report.set_message(absl::StrCat("this copyd cannot run ", v1::TaskKind_Name(task.kind()),
-                                    " tasks; upgrade it"));
-    return report;
-  }
-  const Context context{&task, abort, bytes_done};
   const auto aborted = [abort] { return abort != nullptr && abort->load(); };
   for (const v1::FileTask& file : task.files()) {
     if (aborted()) break;

@@ -13,6 +13,26 @@
 // Directories are created, symlinks are recreated as links (never followed), other
 // file types are skipped.
 //
+// A large file is copied in chunks by several tasks, maybe on several workers at once,
+// each with one FileTask (file_copier_chunks.cc):
+//  - COPY_CHUNK: creates the target's parent directories, applies the overwrite policy
+//    (a target to keep makes the chunk `skipped`), checks the source against the
+//    planned stat, opens the file's shared temporary file (temp_path, created by the
+//    first chunk there: OpenOrCreateForWrite), writes [offset, offset + length) with
+//    positional writes while computing its CRC32C, checks the source stat again, and
+//    reports the CRC and the bytes. No fsync: the commit syncs once.
+//  - COMMIT_FILE: checks the source against the planned stat, cuts the temporary file
+//    to the planned size, re-reads it and compares its CRC32C with expected_crc32c (the
+//    composite of the chunks'), sets mode and mtime, fsyncs, renames it into place under
+//    the overwrite policy and fsyncs the directory. A mismatch is DATA_LOSS and nothing
+//    is renamed: the controller copies the chunks again once, then fails the file. A
+//    temporary file already gone with a target of exactly that CRC32C is an earlier
+//    attempt's commit whose report was lost: reported as committed.
+//  - CLEANUP: removes the temporary file (absent is fine).
+// A temporary file is never removed on a chunk's or commit's failure (other chunks or a
+// retry need it); the controller sends CLEANUP when the file ends without a commit.
+// temp_path must name a ferry temporary file beside the target (INVALID_ARGUMENT).
+//
 // Same-cluster only for now: source and destination are both paths of `fs`.
 // Cross-cluster reads through DataService arrive with the copyd issue.
 //
@@ -79,6 +99,28 @@ class FileCopier {
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
   absl::Status Commit(const v1::Task& task, const std::string& temp,
                       const std::string& target);
+
+  // ---- Files copied in chunks (file_copier_chunks.cc) ----
+  struct ChunkedPaths {  // Root-relative.
+    std::string source;
+    std::string target;
+    std::string temp;
+  };
+  static absl::StatusOr<ChunkedPaths> ChunkedPathsOf(const v1::FileTask& file);
+  // Runs a COPY_CHUNK, COMMIT_FILE or CLEANUP task; UNIMPLEMENTED for other kinds.
+  v1::TaskReport ExecuteFileStep(const Context& context);
+  absl::Status CopyChunk(const Context& context, const v1::FileTask& file,
+                         const ChunkedPaths& paths, v1::FileResult* result);
+  // Copies [offset, offset + length) of `source` to the same range of `temp`; its CRC32C.
+  absl::StatusOr<uint32_t> CopyRange(const Context& context, const v1::FileTask& file,
+                                     storage::ReadableFile& source,
+                                     storage::WritableFile& temp, uint64_t offset,
+                                     uint64_t length);
+  absl::Status CommitChunkedFile(const v1::Task& task, const v1::FileTask& file,
+                                 const ChunkedPaths& paths, v1::FileResult* result);
+  // The temporary file is gone: OK if the target is the committed file, else DATA_LOSS.
+  absl::Status CheckAlreadyCommitted(const v1::FileTask& file, const ChunkedPaths& paths,
+                                     v1::FileResult* result);
 
   storage::FileSystem* const fs_;
   const Clock* const clock_;

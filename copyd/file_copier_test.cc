@@ -522,7 +522,7 @@ TEST_F(FileCopierTest, PathsThatAreNotAbsoluteAreInvalid) {
 
 TEST_F(FileCopierTest, UnknownTaskKindIsUnimplemented) {
   v1::Task task = MakeTask({Source("a", "data")});
-  task.set_kind(v1::TASK_KIND_COPY_CHUNK);
+  task.set_kind(v1::TASK_KIND_UNSPECIFIED);
   const v1::TaskReport report = Run(task);
   EXPECT_EQ(report.code(), Code(absl::StatusCode::kUnimplemented));
   EXPECT_THAT(DestinationTree(), IsEmpty());
