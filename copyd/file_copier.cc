@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/location.h"
@@ -71,18 +73,28 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
   absl::StatusOr<std::string> target =
       RootRelativePath(file.destination_path(), "destination_path");
   absl::Status status = source.ok() ? target.status() : source.status();
+  const v1::FileType type = file.source_info().type();
+  if (status.ok() && context.task->attempt() > 1 &&
+      (type == v1::FILE_TYPE_REGULAR || type == v1::FILE_TYPE_SYMLINK)) {
+    RemoveStaleTemps(*target);
+  }
   if (status.ok()) {
-    switch (file.source_info().type()) {
+    switch (type) {
       case v1::FILE_TYPE_REGULAR:
         status = CopyRegular(context, file, *source, *target, &result);
         break;
       case v1::FILE_TYPE_DIRECTORY:
         status = CopyDirectory(*context.task, file, *target);
         break;
-      case v1::FILE_TYPE_SYMLINK:
-        status = CheckOverwrite(*context.task, file, *target, &result);
-        if (status.ok() && !result.skipped()) status = CopySymlink(*context.task, file, *target);
+      case v1::FILE_TYPE_SYMLINK: {
+        absl::StatusOr<Overwrite> overwrite =
+            CheckOverwrite(*context.task, file, *source, *target, &result);
+        status = overwrite.status();
+        if (overwrite.ok() && *overwrite == Overwrite::kCopy) {
+          status = CopySymlink(*context.task, file, *target);
+        }
         break;
+      }
       default:
         result.set_skipped(true);
         result.set_message("not a regular file, directory or symlink; skipped");
@@ -93,25 +105,105 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
   return result;
 }
 
-absl::Status FileCopier::CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
-                                        const std::string& target, v1::FileResult* result) {
+absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
+    const v1::Task& task, const v1::FileTask& file, const std::string& source,
+    const std::string& target, v1::FileResult* result) {
   absl::StatusOr<storage::FileInfo> existing = fs_->Stat(target);
-  if (absl::IsNotFound(existing.status())) return absl::OkStatus();
+  if (absl::IsNotFound(existing.status())) return Overwrite::kCopy;
   if (!existing.ok()) return existing.status();
-  const v1::FileInfo& source = file.source_info();
-  const bool same_size = existing->size == source.size();
+  const v1::FileInfo& planned = file.source_info();
+  const bool same_size = existing->size == planned.size();
+  const auto skip = [result] {
+    result->set_skipped(true);
+    return Overwrite::kSkip;
+  };
   switch (task.overwrite()) {
     case v1::OVERWRITE_POLICY_REPLACE:
-      return absl::OkStatus();
+      return Overwrite::kCopy;
     case v1::OVERWRITE_POLICY_UPDATE:
-      if (same_size && existing->mtime_ns >= source.mtime_ns()) result->set_skipped(true);
-      return absl::OkStatus();
+      if (same_size && existing->mtime_ns >= planned.mtime_ns()) return skip();
+      return Overwrite::kCopy;
     case v1::OVERWRITE_POLICY_SKIP_IDENTICAL:
-      if (same_size && existing->mtime_ns == source.mtime_ns()) result->set_skipped(true);
-      return absl::OkStatus();
+      if (same_size && existing->mtime_ns == planned.mtime_ns()) return skip();
+      return Overwrite::kCopy;
     default:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "destination exists and the overwrite policy is never: ", file.destination_path()));
+      break;
+  }
+  // "never". A retried attempt may meet the target an earlier attempt of this same
+  // task committed: the file was renamed into place, then the controller died, or the
+  // worker did, or the lease expired, before the task's report was recorded, so the
+  // controller leased the whole task again. Refusing it would fail a file this transfer
+  // copied itself (and with it the transfer). A complete copy of the source is
+  // therefore counted as copied; on a first attempt an existing target is always a
+  // conflict. (A retry cannot tell its own commit from an identical file that was there
+  // before; either way nothing is replaced, which is what "never" promises.)
+  if (task.attempt() > 1) {
+    absl::StatusOr<bool> copied = IsCompleteCopy(task, file, source, target, *existing, result);
+    if (!copied.ok()) return copied.status();
+    if (*copied) return Overwrite::kAlreadyCopied;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "destination exists and the overwrite policy is never: ", file.destination_path()));
+}
+
+absl::StatusOr<bool> FileCopier::IsCompleteCopy(const v1::Task& task,
+                                                const v1::FileTask& file,
+                                                const std::string& source,
+                                                const std::string& target,
+                                                const storage::FileInfo& existing,
+                                                v1::FileResult* result) {
+  const v1::FileInfo& planned = file.source_info();
+  if (planned.type() == v1::FILE_TYPE_SYMLINK) {
+    return existing.type == storage::FileType::kSymlink &&
+           existing.symlink_target == planned.symlink_target();
+  }
+  if (existing.type != storage::FileType::kRegular || existing.size != planned.size() ||
+      (task.preserve().mtime() && existing.mtime_ns != planned.mtime_ns())) {
+    return false;
+  }
+  absl::StatusOr<storage::FileInfo> now = fs_->Stat(source);
+  if (!now.ok()) return now.status();
+  if (now->size != planned.size() || now->mtime_ns != planned.mtime_ns()) return false;
+  absl::StatusOr<uint32_t> source_crc = CrcOfFile(source, planned.size());
+  if (!source_crc.ok()) return source_crc.status();
+  absl::StatusOr<uint32_t> target_crc = CrcOfFile(target, planned.size());
+  if (!target_crc.ok()) return target_crc.status();
+  if (*source_crc != *target_crc) return false;
+  result->set_crc32c(*target_crc);
+  result->set_bytes(planned.size());
+  return true;
+}
+
+void FileCopier::RemoveStaleTemps(const std::string& target) {
+  // Nothing else removes these: TempFileGuard dies with a killed worker, and a sweep of
+  // the whole root at start could not tell a dead worker's file from a live one's. A
+  // retry runs after the earlier attempts' leases ended, so a file matched here is of
+  // no attempt whose work can still count: at worst a stale lease holder that is still
+  // running loses its temporary file and its commit fails, as its report would be
+  // refused anyway.
+  const std::string dir(storage::Dirname(target));
+  const std::string base(storage::Basename(target));
+  const std::string prefix = absl::StrCat(storage::kTempFilePrefix, base, ".");
+  // Only TempFileName's random names (<prefix><16 hex digits>), which belong to one
+  // attempt each; never a shared temporary file that several writers fill by name.
+  constexpr size_t kHexDigits = 16;
+  // A name cut to fit the name length limit could match other targets' files.
+  if (storage::TempFileName(base, 0).size() != prefix.size() + kHexDigits) return;
+  // Names come in sorted order: start the walk right before the first possible match.
+  absl::StatusOr<std::unique_ptr<storage::DirectoryWalker>> walker =
+      fs_->Walk(dir, storage::EncodeWalkCursor(prefix));
+  if (!walker.ok()) return;
+  storage::FileInfo entry;
+  for (;;) {
+    absl::StatusOr<bool> more = (*walker)->Next(&entry);
+    if (!more.ok() || !*more || storage::Dirname(entry.path) != dir) return;
+    const absl::string_view name = storage::Basename(entry.path);
+    if (!absl::StartsWith(name, prefix)) return;
+    const absl::string_view suffix = name.substr(prefix.size());
+    if (suffix.size() == kHexDigits && entry.type != storage::FileType::kDirectory &&
+        std::all_of(suffix.begin(), suffix.end(), absl::ascii_isxdigit)) {
+      fs_->Remove(entry.path).IgnoreError();
+    }
   }
 }
 
@@ -119,9 +211,8 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
                                      const std::string& source, const std::string& target,
                                      v1::FileResult* result) {
   const v1::Task& task = *context.task;
-  if (absl::Status s = CheckOverwrite(task, file, target, result); !s.ok() || result->skipped()) {
-    return s;
-  }
+  absl::StatusOr<Overwrite> overwrite = CheckOverwrite(task, file, source, target, result);
+  if (!overwrite.ok() || *overwrite != Overwrite::kCopy) return overwrite.status();
   if (absl::Status s = MakeDirsDurably(storage::Dirname(target)); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(source);
   if (!input.ok()) return input.status();

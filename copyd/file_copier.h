@@ -10,6 +10,10 @@
 // shows its old content or nothing; on any failure the temporary file is removed. A
 // source whose size or mtime changed is not committed (FAILED_PRECONDITION "source
 // changed", which the controller retries from scratch).
+// A retried attempt (Task.attempt > 1) first removes the temporary files an earlier,
+// killed attempt left beside each target, and under the "never" policy it counts a
+// target that already is a complete copy of the source (an earlier attempt committed
+// it, but its report never reached the controller) as copied, not as a conflict.
 // Directories are created, symlinks are recreated as links (never followed), other
 // file types are skipped.
 //
@@ -91,9 +95,25 @@ class FileCopier {
   absl::Status MakeDirsDurably(absl::string_view dir);
   absl::Status CopySymlink(const v1::Task& task, const v1::FileTask& file,
                            const std::string& target);
-  // OK to go ahead; or sets result->skipped per the overwrite policy.
-  absl::Status CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
-                              const std::string& target, v1::FileResult* result);
+  // What CheckOverwrite decided for an existing target.
+  enum class Overwrite { kCopy, kSkip, kAlreadyCopied };
+  // Decides by the overwrite policy; kAlreadyCopied (result's crc32c and bytes set)
+  // only for a retried attempt that finds its own earlier commit (IsCompleteCopy).
+  absl::StatusOr<Overwrite> CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
+                                           const std::string& source,
+                                           const std::string& target,
+                                           v1::FileResult* result);
+  // Whether `existing` (at `target`) is what copying `source` would commit: for a
+  // symlink the same link text; for a regular file the same size, the same mtime when
+  // mtimes are preserved, and the same CRC32C as the source (unchanged since planning)
+  // has now, which is put in `result` with the byte count.
+  absl::StatusOr<bool> IsCompleteCopy(const v1::Task& task, const v1::FileTask& file,
+                                      const std::string& source, const std::string& target,
+                                      const storage::FileInfo& existing,
+                                      v1::FileResult* result);
+  // Best effort: removes the temporary files (".ferry-tmp.<name>.<16 hex>") of
+  // `target` left by an earlier attempt whose worker was killed before it could.
+  void RemoveStaleTemps(const std::string& target);
   absl::StatusOr<uint32_t> StreamInto(const Context& context, storage::ReadableFile& source,
                                       storage::WritableFile& temp, uint64_t size);
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);

@@ -148,6 +148,14 @@ class FileCopierTest : public ::testing::Test {
     return report.files_size() == 1 ? report.files(0) : v1::FileResult();
   }
 
+  // `result` is of a file copied whole (not skipped) whose content is `data`.
+  static void ExpectCopied(const v1::FileResult& result, const std::string& data) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+    EXPECT_FALSE(result.skipped());
+    EXPECT_EQ(result.crc32c(), Crc32c(data));
+    EXPECT_EQ(result.bytes(), data.size());
+  }
+
   // Every path under dst, temporary files included.
   std::vector<std::string> DestinationTree() {
     absl::StatusOr<std::vector<std::string>> tree = WalkAll(mem_, "dst");
@@ -182,10 +190,7 @@ TEST_F(FileCopierTest, CopiesRegularFileByteIdentically) {
   EXPECT_EQ(report.lease_generation(), 7u);
   EXPECT_EQ(report.code(), 0) << report.message();
   ASSERT_EQ(report.files_size(), 1);
-  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
-  EXPECT_FALSE(report.files(0).skipped());
-  EXPECT_EQ(report.files(0).crc32c(), Crc32c(data));
-  EXPECT_EQ(report.files(0).bytes(), data.size());
+  ExpectCopied(report.files(0), data);
   EXPECT_TRUE(Content("dst/a") == data);
   EXPECT_THAT(DestinationTree(), ElementsAre("dst/a"));  // No temporary file left.
   EXPECT_EQ(bytes_done_.load(), static_cast<int64_t>(data.size()));
@@ -325,6 +330,95 @@ TEST_F(FileCopierTest, NeverPolicyLosesARaceAtCommitWithoutReplacing) {
   EXPECT_THAT(result.message(), HasSubstr("overwrite policy is never"));
   EXPECT_EQ(Content("dst/a"), "racer");
   EXPECT_THAT(DestinationTree(), ElementsAre("dst/a"));
+}
+
+// A task leased again after its report was lost (controller or worker killed, lease
+// expired) meets what its earlier attempt already committed.
+v1::Task Retried(v1::Task task) {
+  task.set_attempt(2);
+  task.set_lease_generation(task.lease_generation() + 1);
+  return task;
+}
+
+TEST_F(FileCopierTest, RetryCountsTheTargetItsEarlierAttemptCommittedAsCopied) {
+  const std::string data = TestData(2 * kBlockSize + 5);
+  for (bool preserve : {true, false}) {
+    SCOPED_TRACE(preserve ? "mtime preserved" : "mtime not preserved");
+    const v1::Task task = MakeTask({Source("a", data)}, v1::OVERWRITE_POLICY_NEVER, preserve);
+    ASSERT_EQ(Run(task).files(0).code(), 0);
+    const int64_t committed_mtime = StatOf("dst/a").mtime_ns;
+
+    // The first attempt's report was lost; the same task runs again.
+    const v1::TaskReport report = Run(Retried(task));
+    ASSERT_EQ(report.files_size(), 1);
+    ExpectCopied(report.files(0), data);
+    EXPECT_TRUE(Content("dst/a") == data);
+    EXPECT_EQ(StatOf("dst/a").mtime_ns, committed_mtime);  // Left as it was.
+    EXPECT_THAT(DestinationTree(), ElementsAre("dst/a"));
+
+    // A first attempt still refuses an existing target, identical or not.
+    EXPECT_EQ(Run(task).files(0).code(), Code(absl::StatusCode::kFailedPrecondition));
+    ASSERT_TRUE(mem_.Remove("dst/a").ok());
+  }
+}
+
+TEST_F(FileCopierTest, RetryStillRefusesATargetThatIsNotACompleteCopy) {
+  const std::string data = TestData(kBlockSize + 1);
+  const v1::FileTask file = Source("a", data);
+  std::string damaged = data;
+  damaged[kBlockSize / 2] ^= 1;
+  struct Case {
+    const char* what;
+    std::string content;
+    int64_t mtime;
+  };
+  for (const Case& c : {Case{"other content, same size and mtime", damaged, kSourceMtime},
+                        Case{"other size", data + "x", kSourceMtime},
+                        Case{"other mtime", data, kSourceMtime + 1}}) {
+    SCOPED_TRACE(c.what);
+    Existing("a", c.content, c.mtime);
+    const v1::TaskReport report = Run(Retried(MakeTask({file})));
+    ASSERT_EQ(report.files_size(), 1);
+    EXPECT_EQ(report.files(0).code(), Code(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(report.files(0).message(), HasSubstr("overwrite policy is never"));
+    EXPECT_TRUE(Content("dst/a") == c.content);
+  }
+}
+
+TEST_F(FileCopierTest, RetryCountsASymlinkItCommittedEarlierAsCopied) {
+  ASSERT_TRUE(mem_.CreateSymlink("target-text", "src/link").ok());
+  const v1::Task task = MakeTask({Planned("link")});
+  ASSERT_EQ(Run(task).files(0).code(), 0);
+  EXPECT_EQ(Run(Retried(task)).files(0).code(), 0);
+  EXPECT_EQ(StatOf("dst/link").symlink_target, "target-text");
+
+  ASSERT_TRUE(mem_.Remove("dst/link").ok());
+  ASSERT_TRUE(mem_.CreateSymlink("other-text", "dst/link").ok());
+  EXPECT_EQ(Run(Retried(task)).files(0).code(), Code(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(StatOf("dst/link").symlink_target, "other-text");
+}
+
+TEST_F(FileCopierTest, RetryRemovesTheTemporaryFilesOfItsTargetsThatAKilledAttemptLeft) {
+  const v1::FileTask file = Source("a", "data");
+  // What killed attempts left beside dst/a, and files that are not theirs.
+  const std::vector<std::string> stale = {"dst/.ferry-tmp.a.0123456789abcdef",
+                                          "dst/.ferry-tmp.a.fedcba9876543210"};
+  const std::vector<std::string> others = {"dst/.ferry-tmp.ab.0123456789abcdef",
+                                           "dst/.ferry-tmp.a.not-hex-digits!",
+                                           "dst/.ferry-tmp.a.0123"};
+  for (const std::string& path : stale) ASSERT_TRUE(WriteFile(mem_, path, "partial").ok());
+  for (const std::string& path : others) ASSERT_TRUE(WriteFile(mem_, path, "keep").ok());
+
+  // A first attempt has no earlier one: it leaves them alone.
+  const v1::Task task = MakeTask({file});
+  ASSERT_EQ(Run(task).files(0).code(), 0);
+  EXPECT_EQ(DestinationTree().size(), 1 + stale.size() + others.size());
+
+  ASSERT_TRUE(mem_.Remove("dst/a").ok());
+  ASSERT_EQ(Run(Retried(task)).files(0).code(), 0);
+  EXPECT_THAT(DestinationTree(),
+              ElementsAre("dst/.ferry-tmp.a.0123", "dst/.ferry-tmp.a.not-hex-digits!",
+                          "dst/.ferry-tmp.ab.0123456789abcdef", "dst/a"));
 }
 
 TEST_F(FileCopierTest, ReplacePolicyReplaces) {
