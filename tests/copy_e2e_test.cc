@@ -5,20 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "proto/copy_service.grpc.pb.h"
+#include "proto/copy_service.pb.h"
 #include "tests/harness/process_harness.h"
+#include "tests/local_cluster.h"
 
 namespace ferry {
 namespace {
@@ -26,25 +22,12 @@ namespace {
 using harness::ManagedProcess;
 using harness::ProcessOptions;
 using harness::RunfilePath;
-using harness::TempDir;
 
-constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 constexpr absl::Duration kCopyTimeout = absl::Seconds(120);
 
 void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << data;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string RandomBytes(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string data(size, '\0');
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    const uint64_t value = rng();
-    memcpy(&data[i], &value, 8);
-  }
-  return data;
+  absl::Status written = e2e::WriteFile(path, data);
+  ASSERT_TRUE(written.ok()) << written;
 }
 
 // ~200 entries: small files in nested directories, a 64 MiB file, an empty file, an
@@ -55,10 +38,10 @@ void MakeSourceTree(const std::string& root) {
     const std::string dir = absl::StrCat(root, "/dir", d);
     ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
     for (int f = 0; f < 18; ++f) {
-      WriteFile(absl::StrCat(dir, "/file", f), RandomBytes(100 + 997 * f, d * 100 + f));
+      WriteFile(absl::StrCat(dir, "/file", f), e2e::RandomBytes(100 + 997 * f, d * 100 + f));
     }
   }
-  WriteFile(root + "/big.bin", RandomBytes(64 << 20, 7));
+  WriteFile(root + "/big.bin", e2e::RandomBytes(64 << 20, 7));
   WriteFile(root + "/empty", "");
   ASSERT_EQ(mkdir((root + "/empty-dir").c_str(), 0755), 0);
   std::string deep = root;
@@ -74,103 +57,71 @@ void MakeSourceTree(const std::string& root) {
 class CopyEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<TempDir> data = TempDir::Create("controller-data");
-    absl::StatusOr<TempDir> root = TempDir::Create("cluster-root");
-    ASSERT_TRUE(data.ok() && root.ok());
-    data_dir_ = std::make_unique<TempDir>(std::move(*data));
-    root_ = std::make_unique<TempDir>(std::move(*root));
+    e2e::ClusterOptions options;
+    options.name = "copy";
+    options.controller_flags = {"--worker_timeout=3s", "--lease_duration=5s"};
+    absl::StatusOr<std::unique_ptr<e2e::LocalCluster>> cluster =
+        e2e::LocalCluster::Create(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
   }
 
   void StartController() {
-    ProcessOptions options;
-    options.name = absl::StrCat("controller-", ++controller_starts_);
-    options.binary = RunfilePath("controller/controller");
-    options.args = {"--data_dir=" + data_dir_->path(), "--listen=127.0.0.1:0",
-                    "--worker_timeout=3s", "--lease_duration=5s"};
-    options.port_file = true;
-    absl::StatusOr<std::unique_ptr<ManagedProcess>> process = ManagedProcess::Start(options);
-    ASSERT_TRUE(process.ok()) << process.status();
-    controller_ = std::move(*process);
-    absl::StatusOr<std::string> address = controller_->WaitServing(absl::Now() + kStartTimeout);
-    ASSERT_TRUE(address.ok()) << address.status();
-    controller_address_ = *address;
-    stub_ = v1::CopyService::NewStub(
-        grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+    absl::Status started = cluster_->StartController();
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   void StartCopyd(int index) {
-    ProcessOptions options;
-    options.name = absl::StrCat("copyd-", index);
-    options.binary = RunfilePath("copyd/copyd");
-    options.args = {"--controller=" + controller_address_, "--root=" + root_->path(),
-                    "--listen=127.0.0.1:0", absl::StrCat("--name=copyd-", index)};
-    options.port_file = true;
-    absl::StatusOr<std::unique_ptr<ManagedProcess>> process = ManagedProcess::Start(options);
-    ASSERT_TRUE(process.ok()) << process.status();
-    ASSERT_TRUE((*process)->WaitServing(absl::Now() + kStartTimeout).ok());
-    copyds_.push_back(std::move(*process));
+    absl::Status started = cluster_->StartCopyd(index);
+    ASSERT_TRUE(started.ok()) << started;
   }
+
+  std::string Root(const std::string& relative) const { return cluster_->root().Join(relative); }
 
   // Runs `ferry cp -r` and returns its stdout+stderr log; asserts exit status 0.
   std::string RunCopy(const std::string& source, const std::string& destination) {
     ProcessOptions options;
     options.name = "ferry-cp";
     options.binary = RunfilePath("tools/ferry/ferry");
-    options.args = {"cp", "-r", "--controller=" + controller_address_, source, destination};
+    options.args = {"cp", "-r", "--controller=" + cluster_->controller_address(), source,
+                    destination};
     absl::StatusOr<std::unique_ptr<ManagedProcess>> cli = ManagedProcess::Start(options);
     EXPECT_TRUE(cli.ok()) << cli.status();
     if (!cli.ok()) return "";
     absl::StatusOr<harness::ExitStatus> exit = (*cli)->Wait(absl::Now() + kCopyTimeout);
     absl::StatusOr<std::string> log = (*cli)->ReadLog();
     EXPECT_TRUE(exit.ok()) << exit.status();
-    if (exit.ok()) EXPECT_TRUE(exit->success()) << exit->ToString() << "\n" << *log;
+    if (exit.ok()) {
+      EXPECT_TRUE(exit->success()) << exit->ToString() << "\n" << *log;
+    }
     return log.ok() ? *log : "";
   }
 
   v1::Transfer GetTransfer(const std::string& id) {
-    grpc::ClientContext context;
-    v1::GetTransferRequest request;
-    request.set_id(id);
-    v1::Transfer transfer;
-    grpc::Status status = stub_->GetTransfer(&context, request, &transfer);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return transfer;
+    absl::StatusOr<v1::Transfer> transfer = cluster_->GetTransfer(id);
+    EXPECT_TRUE(transfer.ok()) << transfer.status();
+    return transfer.ok() ? *transfer : v1::Transfer();
   }
 
   v1::Transfer NewestTransfer() {
-    grpc::ClientContext context;
-    v1::ListTransfersRequest request;
-    request.set_page_size(1);
-    v1::ListTransfersResponse response;
-    grpc::Status status = stub_->ListTransfers(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    EXPECT_EQ(response.transfers_size(), 1);
-    return response.transfers_size() > 0 ? response.transfers(0) : v1::Transfer();
+    absl::StatusOr<std::vector<v1::Transfer>> all = cluster_->ListAllTransfers();
+    EXPECT_TRUE(all.ok()) << all.status();
+    EXPECT_FALSE(all.ok() && all->empty());
+    return all.ok() && !all->empty() ? all->front() : v1::Transfer();
   }
 
   v1::Transfer WaitForTerminal(const std::string& id) {
-    const absl::Time deadline = absl::Now() + kCopyTimeout;
-    v1::Transfer transfer;
-    while (absl::Now() < deadline) {
-      transfer = GetTransfer(id);
-      if (transfer.state() >= v1::TRANSFER_STATE_SUCCEEDED) return transfer;
-      absl::SleepFor(absl::Milliseconds(50));  // Poll interval, bounded by the deadline.
-    }
-    ADD_FAILURE() << "transfer " << id << " did not end: " << transfer.DebugString();
-    return transfer;
+    absl::StatusOr<v1::Transfer> transfer =
+        cluster_->WaitForTransfer(id, e2e::IsTerminal, absl::Now() + kCopyTimeout);
+    EXPECT_TRUE(transfer.ok()) << transfer.status();
+    return transfer.ok() ? *transfer : v1::Transfer();
   }
 
-  std::unique_ptr<TempDir> data_dir_;
-  std::unique_ptr<TempDir> root_;
-  int controller_starts_ = 0;
-  std::unique_ptr<ManagedProcess> controller_;
-  std::vector<std::unique_ptr<ManagedProcess>> copyds_;
-  std::string controller_address_;
-  std::unique_ptr<v1::CopyService::Stub> stub_;
+  std::unique_ptr<e2e::LocalCluster> cluster_;
 };
 
 TEST_F(CopyEndToEndTest, CopiesTreeByteForByteThroughRealProcesses) {
-  MakeSourceTree(root_->Join("src"));
+  MakeSourceTree(Root("src"));
   ASSERT_NO_FATAL_FAILURE(StartController());
   ASSERT_NO_FATAL_FAILURE(StartCopyd(1));
   ASSERT_NO_FATAL_FAILURE(StartCopyd(2));
@@ -178,7 +129,7 @@ TEST_F(CopyEndToEndTest, CopiesTreeByteForByteThroughRealProcesses) {
   const std::string output = RunCopy("local:/src", "local:/dst");
   EXPECT_NE(output.find("SUCCEEDED"), std::string::npos) << output;
 
-  absl::Status same = harness::CompareTrees(root_->Join("src"), root_->Join("dst"));
+  absl::Status same = harness::CompareTrees(Root("src"), Root("dst"));
   EXPECT_TRUE(same.ok()) << same;
 
   const v1::Transfer listed = NewestTransfer();
@@ -195,48 +146,38 @@ TEST_F(CopyEndToEndTest, CopiesTreeByteForByteThroughRealProcesses) {
   struct stat original, copied;
   const std::string bottom = "/level0/level1/level2/level3/level4/level5/level6/level7/"
                              "level8/level9/level10/level11/bottom.txt";
-  ASSERT_EQ(stat(root_->Join("src" + bottom).c_str(), &original), 0);
-  ASSERT_EQ(stat(root_->Join("dst" + bottom).c_str(), &copied), 0);
+  ASSERT_EQ(stat(Root("src" + bottom).c_str(), &original), 0);
+  ASSERT_EQ(stat(Root("dst" + bottom).c_str(), &copied), 0);
   EXPECT_EQ(copied.st_mode & 07777, 0600u);
   EXPECT_EQ(copied.st_mtim.tv_sec, original.st_mtim.tv_sec);
   EXPECT_EQ(copied.st_mtim.tv_nsec, original.st_mtim.tv_nsec);
 }
 
 TEST_F(CopyEndToEndTest, AcknowledgedTransferSurvivesControllerSigkill) {
-  ASSERT_EQ(mkdir(root_->Join("src").c_str(), 0755), 0);
-  WriteFile(root_->Join("src/a.txt"), "survives a crash\n");
+  ASSERT_EQ(mkdir(Root("src").c_str(), 0755), 0);
+  WriteFile(Root("src/a.txt"), "survives a crash\n");
   ASSERT_NO_FATAL_FAILURE(StartController());
 
   // No copyd yet: the transfer is acknowledged and persisted but cannot progress.
-  v1::CreateTransferRequest request;
-  request.set_request_id("sigkill-test-1");
-  request.mutable_source()->set_cluster("local");
-  request.mutable_source()->set_path("/src");
-  v1::Location* destination = request.add_destinations();
-  destination->set_cluster("local");
-  destination->set_path("/dst");
-  request.set_recursive(true);
-  grpc::ClientContext context;
-  v1::Transfer created;
-  ASSERT_TRUE(stub_->CreateTransfer(&context, request, &created).ok());
+  const v1::CreateTransferRequest request =
+      e2e::LocalCopyRequest("sigkill-test-1", "/src", "/dst");
+  absl::StatusOr<v1::Transfer> created = cluster_->CreateTransfer(request);
+  ASSERT_TRUE(created.ok()) << created.status();
 
-  ASSERT_TRUE(controller_->Kill(SIGKILL).ok());
-  ASSERT_TRUE(controller_->Wait(absl::Now() + kStartTimeout).ok());
+  ASSERT_TRUE(cluster_->StopController(SIGKILL).ok());
   ASSERT_NO_FATAL_FAILURE(StartController());
   ASSERT_NO_FATAL_FAILURE(StartCopyd(1));
 
-  const v1::Transfer done = WaitForTerminal(created.id());
+  const v1::Transfer done = WaitForTerminal(created->id());
   EXPECT_EQ(done.state(), v1::TRANSFER_STATE_SUCCEEDED) << done.DebugString();
-  absl::StatusOr<std::string> copied = harness::ReadFile(root_->Join("dst/a.txt"));
+  absl::StatusOr<std::string> copied = harness::ReadFile(Root("dst/a.txt"));
   ASSERT_TRUE(copied.ok()) << copied.status();
   EXPECT_EQ(*copied, "survives a crash\n");
 
   // The same request_id after the restart is the same transfer, not a second one.
-  grpc::ClientContext retry_context;
-  v1::Transfer retried;
-  grpc::Status retry_status = stub_->CreateTransfer(&retry_context, request, &retried);
-  ASSERT_TRUE(retry_status.ok()) << retry_status.error_message();
-  EXPECT_EQ(retried.id(), created.id());
+  absl::StatusOr<v1::Transfer> retried = cluster_->CreateTransfer(request);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->id(), created->id());
 }
 
 }  // namespace

@@ -1,0 +1,141 @@
+// LocalCluster: one ferry cluster on 127.0.0.1 for end-to-end tests: a controller over
+// a RocksDB directory and any number of copyd workers over one storage root, all real
+// processes started through //tests/harness, plus the CopyService calls tests make.
+//
+//   ClusterOptions options;
+//   options.name = "seed7";
+//   options.controller_flags = {"--lease_duration=3s"};
+//   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Create(options);
+//   ASSERT_TRUE(cluster.ok()) << cluster.status();
+//   ASSERT_TRUE((*cluster)->StartController().ok());
+//   ASSERT_TRUE((*cluster)->StartCopyd(1).ok());
+//   ... (*cluster)->copy_service().CreateTransfer(...) ...
+//   absl::StatusOr<v1::Transfer> done =
+//       (*cluster)->WaitForTransfer(id, IsTerminal, absl::Now() + absl::Seconds(60));
+//
+// Restarts: StopController then StartController again on the same --data_dir (on a new
+// port, or on the old one when asked, so running copyds find the new incarnation).
+// Copyds are told the controller address when they start, so after a restart on a new
+// port they must be stopped and started again.
+//
+// Ownership and failure: the cluster owns its processes and both directories; its
+// destructor kills every process (the harness kills whole process groups) before the
+// directories go, so a test that fails at any ASSERT leaves nothing behind. Methods
+// report failures as absl::Status and never abort. Process names (and so log files,
+// <OutputDir()>/<name>-<role>-<incarnation>.log) carry the cluster name, which must be
+// unique among the clusters alive in one test process. Thread-compatible: use from the
+// test's main thread (the harness requires it for starting processes).
+#ifndef FERRY_TESTS_LOCAL_CLUSTER_H_
+#define FERRY_TESTS_LOCAL_CLUSTER_H_
+
+#include <signal.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "proto/copy_service.grpc.pb.h"
+#include "tests/harness/process_harness.h"
+
+namespace ferry::e2e {
+
+// Writes `data` to `path` (created or truncated).
+absl::Status WriteFile(const std::string& path, absl::string_view data);
+
+// `size` pseudo-random bytes, the same for the same seed.
+std::string RandomBytes(size_t size, uint64_t seed);
+
+// SUCCEEDED, FAILED or CANCELLED.
+bool IsTerminal(const v1::Transfer& transfer);
+
+// A recursive copy within cluster "local" (the default of both binaries), with the
+// defaults of everything else (overwrite policy "never", nothing preserved).
+v1::CreateTransferRequest LocalCopyRequest(const std::string& request_id,
+                                           const std::string& source_path,
+                                           const std::string& destination_path);
+
+struct ClusterOptions {
+  // Prefix of process names and log files; letters, digits, '-', '_', '.'.
+  std::string name = "cluster";
+  // Added to the controller's command line after --data_dir and --listen.
+  std::vector<std::string> controller_flags;
+  // Added to each copyd's command line after --controller, --root, --listen, --name.
+  std::vector<std::string> copyd_flags;
+  // How long a process may take to serve (port file, then grpc health SERVING).
+  absl::Duration start_timeout = absl::Seconds(30);
+};
+
+class LocalCluster {
+ public:
+  // Creates the two scratch directories (RocksDB and storage root); starts nothing.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Create(ClusterOptions options);
+
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+  ~LocalCluster();
+
+  // The storage root every copyd serves (cluster paths "/x" are root().Join("x")).
+  const harness::TempDir& root() const { return root_; }
+  const harness::TempDir& data_dir() const { return data_dir_; }
+
+  // Starts the controller on --data_dir and waits until it serves, then points
+  // copy_service() at it. `port` 0 lets the kernel choose; otherwise that port is
+  // bound (as a restarted controller would keep its address), which fails with
+  // FailedPrecondition when the process exits because the port is taken.
+  // FailedPrecondition too while a controller process is still running.
+  absl::Status StartController(int port = 0);
+  // Sends `signal` to the controller, waits for it to end and forgets it.
+  absl::Status StopController(int signal = SIGKILL);
+
+  // Starts copyd number `index` (worker name <name>-copyd-<index>, stable across
+  // restarts) against the current controller address and waits until it serves.
+  absl::Status StartCopyd(int index);
+  // Sends `signal` to every copyd; waits up to `grace` for each to end, then SIGKILLs
+  // what is left; forgets them all.
+  absl::Status StopCopyds(int signal = SIGKILL, absl::Duration grace = absl::Seconds(10));
+
+  const std::string& controller_address() const { return controller_address_; }
+  int controller_port() const { return controller_port_; }
+  // The running controller process, or null.
+  harness::ManagedProcess* controller() { return controller_.get(); }
+  // Valid once StartController succeeded; follows restarts.
+  v1::CopyService::Stub& copy_service() { return *copy_service_; }
+
+  absl::StatusOr<v1::Transfer> CreateTransfer(const v1::CreateTransferRequest& request);
+  absl::StatusOr<v1::Transfer> GetTransfer(const std::string& id);
+  // Every transfer of every user, newest first (follows page tokens).
+  absl::StatusOr<std::vector<v1::Transfer>> ListAllTransfers();
+  // Polls GetTransfer every `interval` until `done` holds (returns that transfer) or
+  // `deadline` passes (DeadlineExceeded with the last transfer seen). RPC errors are
+  // retried until the deadline.
+  absl::StatusOr<v1::Transfer> WaitForTransfer(
+      const std::string& id, const std::function<bool(const v1::Transfer&)>& done,
+      absl::Time deadline, absl::Duration interval = absl::Milliseconds(50));
+
+ private:
+  LocalCluster(ClusterOptions options, harness::TempDir data_dir, harness::TempDir root)
+      : options_(std::move(options)),
+        data_dir_(std::move(data_dir)),
+        root_(std::move(root)) {}
+
+  const ClusterOptions options_;
+  harness::TempDir data_dir_;
+  harness::TempDir root_;
+  int starts_ = 0;  // Process incarnations so far, for unique process names.
+  std::unique_ptr<harness::ManagedProcess> controller_;
+  std::string controller_address_;
+  int controller_port_ = 0;
+  std::unique_ptr<v1::CopyService::Stub> copy_service_;
+  std::map<int, std::unique_ptr<harness::ManagedProcess>> copyds_;  // By index.
+};
+
+}  // namespace ferry::e2e
+
+#endif  // FERRY_TESTS_LOCAL_CLUSTER_H_
