@@ -83,6 +83,10 @@ void TransferManager::FileCommitted(TransferRecord* record, FileRecord* file) {
   transfer->set_files_verified(transfer->files_verified() + 1);
   Notify([](ManagerObserver& o) { o.FilesDone(1, 0, false); });
   last_progress_[transfer->id()] = clock_->Now();
+  LOG(INFO) << transfer->id() << ": committed " << file->file().destination_path() << " ("
+            << file->file().length() << " bytes in " << file->chunk_count()
+            << " chunks, CRC32C "
+            << absl::StrCat(absl::Hex(file->crc32c(), absl::kZeroPad8)) << ")";
 }
 
 bool TransferManager::StillWanted(const TaskRecord& task) {
