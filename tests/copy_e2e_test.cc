@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -178,6 +180,53 @@ TEST_F(CopyEndToEndTest, AcknowledgedTransferSurvivesControllerSigkill) {
   absl::StatusOr<v1::Transfer> retried = cluster_->CreateTransfer(request);
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->id(), created->id());
+}
+
+TEST_F(CopyEndToEndTest, LargeFileIsCopiedInChunksByTwoWorkersAndCommittedOnce) {
+  // A controller that splits files over 4 MiB: ~40 MiB is 11 chunks for two copyds
+  // (two tasks at once each) to write into one temporary file.
+  e2e::ClusterOptions options;
+  options.name = "chunked";
+  options.controller_flags = {"--worker_timeout=3s", "--lease_duration=5s",
+                              "--chunk_size=4194304"};
+  absl::StatusOr<std::unique_ptr<e2e::LocalCluster>> cluster =
+      e2e::LocalCluster::Create(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  cluster_ = *std::move(cluster);
+  ASSERT_EQ(mkdir(Root("src").c_str(), 0755), 0);
+  const size_t size = (40 << 20) + 12345;
+  WriteFile(Root("src/large.bin"), e2e::RandomBytes(size, 11));
+  WriteFile(Root("src/small.txt"), "rides along\n");
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  ASSERT_NO_FATAL_FAILURE(StartCopyd(1));
+  ASSERT_NO_FATAL_FAILURE(StartCopyd(2));
+
+  const std::string output = RunCopy("local:/src", "local:/dst");
+  EXPECT_NE(output.find("SUCCEEDED"), std::string::npos) << output;
+  absl::Status same = harness::CompareTrees(Root("src"), Root("dst"));
+  EXPECT_TRUE(same.ok()) << same;
+
+  const v1::Transfer transfer = GetTransfer(NewestTransfer().id());
+  EXPECT_EQ(transfer.state(), v1::TRANSFER_STATE_SUCCEEDED) << transfer.DebugString();
+  // src itself, large.bin (once, however many chunks), small.txt.
+  EXPECT_EQ(transfer.progress().files_total(), 3);
+  EXPECT_EQ(transfer.progress().files_done(), 3);
+  EXPECT_EQ(transfer.files_verified(), 2);
+  EXPECT_EQ(transfer.progress().bytes_done(), static_cast<int64_t>(size + 12));
+  EXPECT_EQ(transfer.progress().bytes_total(), transfer.progress().bytes_done());
+  // The temporary file was renamed into place: nothing else is left beside it.
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(Root("dst"))) {
+    left.push_back(entry.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"large.bin", "small.txt"}));
+  // It really went in chunks: the controller says so when it commits such a file.
+  absl::StatusOr<std::string> log = cluster_->controller()->ReadLog();
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_NE(log->find("committed /dst/large.bin (41955385 bytes in 11 chunks"),
+            std::string::npos)
+      << *log;
 }
 
 }  // namespace
