@@ -16,11 +16,6 @@ namespace {
 constexpr uint32_t kDefaultFileMode = 0644;
 constexpr uint32_t kDefaultDirectoryMode = 0755;
 
-absl::Status SourceChanged(const std::string& path, absl::string_view what) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("source changed since it was planned (", what, "): ", path));
-}
-
 // Fills `result` from `status`, naming the file.
 void SetOutcome(const absl::Status& status, v1::FileResult* result) {
   result->set_code(static_cast<int32_t>(status.code()));
@@ -43,16 +38,31 @@ class TempFileGuard {
 
 }  // namespace
 
-FileCopier::FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options)
-    : fs_(fs), clock_(clock), options_(options), buffer_(options.block_size) {}
+FileCopier::FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options,
+                       DataChannels* channels)
+    : fs_(fs),
+      clock_(clock),
+      options_(options),
+      channels_(channels),
+      buffer_(options.block_size) {}
 
 v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>* abort,
                                    std::atomic<int64_t>* bytes_done) {
-  const Context context{&task, abort, bytes_done};
-  if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   v1::TaskReport report;
   report.set_task_id(task.task_id());
   report.set_lease_generation(task.lease_generation());
+  const bool remote = !task.source_data_addresses().empty();
+  if (remote && channels_ == nullptr) {
+    report.set_code(static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+    report.set_message(absl::StrCat("source cluster '", task.source_cluster(),
+                                    "': this copyd cannot read other clusters"));
+    return report;
+  }
+  LocalChunkSource local(fs_, &buffer_);
+  RemoteChunkSource pulled(channels_, &task.source_data_addresses(), &block_);
+  ChunkSource* source = remote ? static_cast<ChunkSource*>(&pulled) : &local;
+  const Context context{&task, abort, bytes_done, source};
+  if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   const auto aborted = [abort] { return abort != nullptr && abort->load(); };
   for (const v1::FileTask& file : task.files()) {
     if (aborted()) break;
@@ -88,7 +98,7 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
         break;
       case v1::FILE_TYPE_SYMLINK: {
         absl::StatusOr<Overwrite> overwrite =
-            CheckOverwrite(*context.task, file, *source, *target, &result);
+            CheckOverwrite(context, file, *source, *target, &result);
         status = overwrite.status();
         if (overwrite.ok() && *overwrite == Overwrite::kCopy) {
           status = CopySymlink(*context.task, file, *target);
@@ -106,8 +116,9 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
 }
 
 absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
-    const v1::Task& task, const v1::FileTask& file, const std::string& source,
+    const Context& context, const v1::FileTask& file, const std::string& source,
     const std::string& target, v1::FileResult* result) {
+  const v1::Task& task = *context.task;
   absl::StatusOr<storage::FileInfo> existing = fs_->Stat(target);
   if (absl::IsNotFound(existing.status())) return Overwrite::kCopy;
   if (!existing.ok()) return existing.status();
@@ -138,7 +149,8 @@ absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
   // conflict. (A retry cannot tell its own commit from an identical file that was there
   // before; either way nothing is replaced, which is what "never" promises.)
   if (task.attempt() > 1) {
-    absl::StatusOr<bool> copied = IsCompleteCopy(task, file, source, target, *existing, result);
+    absl::StatusOr<bool> copied =
+        IsCompleteCopy(context, file, source, target, *existing, result);
     if (!copied.ok()) return copied.status();
     if (*copied) return Overwrite::kAlreadyCopied;
   }
@@ -146,7 +158,7 @@ absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
       "destination exists and the overwrite policy is never: ", file.destination_path()));
 }
 
-absl::StatusOr<bool> FileCopier::IsCompleteCopy(const v1::Task& task,
+absl::StatusOr<bool> FileCopier::IsCompleteCopy(const Context& context,
                                                 const v1::FileTask& file,
                                                 const std::string& source,
                                                 const std::string& target,
@@ -158,13 +170,15 @@ absl::StatusOr<bool> FileCopier::IsCompleteCopy(const v1::Task& task,
            existing.symlink_target == planned.symlink_target();
   }
   if (existing.type != storage::FileType::kRegular || existing.size != planned.size() ||
-      (task.preserve().mtime() && existing.mtime_ns != planned.mtime_ns())) {
+      (context.task->preserve().mtime() && existing.mtime_ns != planned.mtime_ns())) {
     return false;
   }
-  absl::StatusOr<storage::FileInfo> now = fs_->Stat(source);
+  absl::StatusOr<storage::FileInfo> now = context.source->Stat(file, source);
   if (!now.ok()) return now.status();
   if (now->size != planned.size() || now->mtime_ns != planned.mtime_ns()) return false;
-  absl::StatusOr<uint32_t> source_crc = CrcOfFile(source, planned.size());
+  absl::StatusOr<uint32_t> source_crc =
+      context.source->Read(file, source, 0, planned.size(), context.abort,
+                           [](uint64_t, absl::string_view) { return absl::OkStatus(); });
   if (!source_crc.ok()) return source_crc.status();
   absl::StatusOr<uint32_t> target_crc = CrcOfFile(target, planned.size());
   if (!target_crc.ok()) return target_crc.status();
@@ -211,27 +225,17 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
                                      const std::string& source, const std::string& target,
                                      v1::FileResult* result) {
   const v1::Task& task = *context.task;
-  absl::StatusOr<Overwrite> overwrite = CheckOverwrite(task, file, source, target, result);
+  absl::StatusOr<Overwrite> overwrite = CheckOverwrite(context, file, source, target, result);
   if (!overwrite.ok() || *overwrite != Overwrite::kCopy) return overwrite.status();
   if (absl::Status s = MakeDirsDurably(storage::Dirname(target)); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(source);
-  if (!input.ok()) return input.status();
   const v1::FileInfo& planned = file.source_info();
-  absl::StatusOr<storage::FileInfo> before = (*input)->Stat();
-  if (!before.ok()) return before.status();
-  if (before->size != planned.size() || before->mtime_ns != planned.mtime_ns()) {
-    return SourceChanged(file.source_path(), "size or mtime differs");
-  }
   absl::StatusOr<storage::TempFile> temp = fs_->CreateTemp(target);
   if (!temp.ok()) return temp.status();
   TempFileGuard guard(fs_, temp->path);
-  absl::StatusOr<uint32_t> crc = StreamInto(context, **input, *temp->file, planned.size());
+  // Checks the planned stat before and after the read.
+  absl::StatusOr<uint32_t> crc =
+      CopyRange(context, file, source, *temp->file, 0, planned.size());
   if (!crc.ok()) return crc.status();
-  absl::StatusOr<storage::FileInfo> after = (*input)->Stat();
-  if (!after.ok()) return after.status();
-  if (after->size != planned.size() || after->mtime_ns != planned.mtime_ns()) {
-    return SourceChanged(file.source_path(), "modified while being copied");
-  }
   if (options_.verify_after_write) {
     absl::StatusOr<uint32_t> written = CrcOfFile(temp->path, planned.size());
     if (!written.ok()) return written.status();
@@ -255,33 +259,19 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> FileCopier::StreamInto(const Context& context,
-                                                storage::ReadableFile& source,
-                                                storage::WritableFile& temp, uint64_t size) {
-  uint32_t crc = kCrc32cEmpty;
-  uint64_t offset = 0;
-  while (offset < size) {
-    if (context.abort != nullptr && context.abort->load()) {
-      return absl::CancelledError("task aborted by the controller");
-    }
-    const size_t want = std::min<uint64_t>(buffer_.size(), size - offset);
-    absl::StatusOr<size_t> got = source.ReadAt(offset, buffer_.data(), want);
-    if (!got.ok()) return got.status();
-    if (*got != want) return SourceChanged("source", "shorter than planned");
-    crc = Crc32cExtend(crc, buffer_.data(), *got);
-    if (absl::Status s = temp.WriteAt(offset, absl::string_view(buffer_.data(), *got));
-        !s.ok()) {
-      return s;
-    }
-    offset += *got;
-    if (context.bytes_done != nullptr) context.bytes_done->fetch_add(*got);
-  }
-  // One byte more than planned means the file grew.
-  char probe;
-  absl::StatusOr<size_t> extra = source.ReadAt(size, &probe, 1);
-  if (!extra.ok()) return extra.status();
-  if (*extra != 0) return SourceChanged("source", "longer than planned");
-  return crc;
+absl::StatusOr<uint32_t> FileCopier::CopyRange(const Context& context,
+                                               const v1::FileTask& file,
+                                               const std::string& source,
+                                               storage::WritableFile& temp, uint64_t offset,
+                                               uint64_t length) {
+  std::atomic<int64_t>* const bytes_done = context.bytes_done;
+  return context.source->Read(
+      file, source, offset, length, context.abort,
+      [&temp, bytes_done](uint64_t at, absl::string_view data) {
+        if (absl::Status s = temp.WriteAt(at, data); !s.ok()) return s;
+        if (bytes_done != nullptr) bytes_done->fetch_add(data.size());
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<uint32_t> FileCopier::CrcOfFile(const std::string& path, uint64_t size) {

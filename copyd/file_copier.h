@@ -37,10 +37,14 @@
 // retry need it); the controller sends CLEANUP when the file ends without a commit.
 // temp_path must name a ferry temporary file beside the target (INVALID_ARGUMENT).
 //
-// Same-cluster only for now: source and destination are both paths of `fs`.
-// Cross-cluster reads through DataService arrive with the copyd issue.
+// The source is read through a ChunkSource (chunk_source.h): this copyd's own root
+// (`fs`) when Task.source_data_addresses is empty, else the DataService of those copyds
+// of the source cluster (pull; needs `channels`). Every read of the source, its stat
+// checks, and COMMIT_FILE's re-check of the source go through it; the destination is
+// always `fs`.
 //
-// Memory: one buffer of `block_size` bytes per FileCopier, reused for every block.
+// Memory: one buffer of `block_size` bytes per FileCopier, reused for every block, and
+// for remote sources one reused DataBlock message.
 // Thread safety: one FileCopier per executor thread; `fs` is shared.
 #ifndef FERRY_COPYD_FILE_COPIER_H_
 #define FERRY_COPYD_FILE_COPIER_H_
@@ -54,6 +58,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "copyd/chunk_source.h"
 #include "proto/worker_service.pb.h"
 #include "storage/file_system.h"
 
@@ -69,8 +74,10 @@ struct CopierOptions {
 
 class FileCopier {
  public:
-  // `fs` and `clock` must outlive the copier.
-  FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options = {});
+  // `fs`, `clock` and `channels` must outlive the copier; without `channels` (null) a
+  // task whose source is in another cluster fails with FAILED_PRECONDITION.
+  FileCopier(storage::FileSystem* fs, const Clock* clock, CopierOptions options = {},
+             DataChannels* channels = nullptr);
 
   // Runs `task`; the report carries one FileResult per FileTask. Stops early with
   // CANCELLED when `*abort` becomes true. `bytes_done` (may be null) is advanced as
@@ -83,6 +90,7 @@ class FileCopier {
     const v1::Task* task;
     const std::atomic<bool>* abort;
     std::atomic<int64_t>* bytes_done;
+    ChunkSource* source;
   };
 
   v1::FileResult CopyOne(const Context& context, const v1::FileTask& file);
@@ -99,7 +107,7 @@ class FileCopier {
   enum class Overwrite { kCopy, kSkip, kAlreadyCopied };
   // Decides by the overwrite policy; kAlreadyCopied (result's crc32c and bytes set)
   // only for a retried attempt that finds its own earlier commit (IsCompleteCopy).
-  absl::StatusOr<Overwrite> CheckOverwrite(const v1::Task& task, const v1::FileTask& file,
+  absl::StatusOr<Overwrite> CheckOverwrite(const Context& context, const v1::FileTask& file,
                                            const std::string& source,
                                            const std::string& target,
                                            v1::FileResult* result);
@@ -107,15 +115,18 @@ class FileCopier {
   // symlink the same link text; for a regular file the same size, the same mtime when
   // mtimes are preserved, and the same CRC32C as the source (unchanged since planning)
   // has now, which is put in `result` with the byte count.
-  absl::StatusOr<bool> IsCompleteCopy(const v1::Task& task, const v1::FileTask& file,
+  absl::StatusOr<bool> IsCompleteCopy(const Context& context, const v1::FileTask& file,
                                       const std::string& source, const std::string& target,
                                       const storage::FileInfo& existing,
                                       v1::FileResult* result);
   // Best effort: removes the temporary files (".ferry-tmp.<name>.<16 hex>") of
   // `target` left by an earlier attempt whose worker was killed before it could.
   void RemoveStaleTemps(const std::string& target);
-  absl::StatusOr<uint32_t> StreamInto(const Context& context, storage::ReadableFile& source,
-                                      storage::WritableFile& temp, uint64_t size);
+  // Copies [offset, offset + length) of the source to the same range of `temp`
+  // through context.source; its CRC32C.
+  absl::StatusOr<uint32_t> CopyRange(const Context& context, const v1::FileTask& file,
+                                     const std::string& source, storage::WritableFile& temp,
+                                     uint64_t offset, uint64_t length);
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
   absl::Status Commit(const v1::Task& task, const std::string& temp,
                       const std::string& target);
@@ -131,12 +142,7 @@ class FileCopier {
   v1::TaskReport ExecuteFileStep(const Context& context);
   absl::Status CopyChunk(const Context& context, const v1::FileTask& file,
                          const ChunkedPaths& paths, v1::FileResult* result);
-  // Copies [offset, offset + length) of `source` to the same range of `temp`; its CRC32C.
-  absl::StatusOr<uint32_t> CopyRange(const Context& context, const v1::FileTask& file,
-                                     storage::ReadableFile& source,
-                                     storage::WritableFile& temp, uint64_t offset,
-                                     uint64_t length);
-  absl::Status CommitChunkedFile(const v1::Task& task, const v1::FileTask& file,
+  absl::Status CommitChunkedFile(const Context& context, const v1::FileTask& file,
                                  const ChunkedPaths& paths, v1::FileResult* result);
   // The temporary file is gone: OK if the target is the committed file, else DATA_LOSS.
   absl::Status CheckAlreadyCommitted(const v1::FileTask& file, const ChunkedPaths& paths,
@@ -145,7 +151,9 @@ class FileCopier {
   storage::FileSystem* const fs_;
   const Clock* const clock_;
   const CopierOptions options_;
+  DataChannels* const channels_;
   std::vector<char> buffer_;
+  v1::DataBlock block_;  // Every block of a remote source is received into it.
   absl::BitGen bitgen_;
 };
 

@@ -14,19 +14,6 @@ namespace {
 
 constexpr uint32_t kDefaultFileMode = 0644;
 
-absl::Status SourceChanged(const std::string& path, absl::string_view what) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("source changed since it was planned (", what, "): ", path));
-}
-
-absl::Status CheckPlannedStat(const storage::FileInfo& now, const v1::FileTask& file,
-                              absl::string_view what) {
-  if (now.size == file.source_info().size() && now.mtime_ns == file.source_info().mtime_ns()) {
-    return absl::OkStatus();
-  }
-  return SourceChanged(file.source_path(), what);
-}
-
 // The overwrite policy for an existing target, as for a file copied whole on its first
 // attempt: true to skip the file, an error for a conflict.
 absl::StatusOr<bool> SkipByPolicy(v1::OverwritePolicy policy, const v1::FileTask& file,
@@ -104,7 +91,7 @@ v1::TaskReport FileCopier::ExecuteFileStep(const Context& context) {
   if (paths.ok() && task.kind() == v1::TASK_KIND_COPY_CHUNK) {
     status = CopyChunk(context, file, *paths, result);
   } else if (paths.ok() && task.kind() == v1::TASK_KIND_COMMIT_FILE) {
-    status = CommitChunkedFile(task, file, *paths, result);
+    status = CommitChunkedFile(context, file, *paths, result);
   } else if (paths.ok()) {
     status = fs_->Remove(paths->temp);
     if (absl::IsNotFound(status)) status = absl::OkStatus();
@@ -132,9 +119,14 @@ absl::Status FileCopier::CopyChunk(const Context& context, const v1::FileTask& f
   } else if (!absl::IsNotFound(existing.status())) {
     return existing.status();
   }
-  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(paths.source);
-  if (!input.ok()) return input.status();
-  absl::StatusOr<storage::FileInfo> before = (*input)->Stat();
+  const uint64_t offset = file.offset(), length = file.length();
+  if (offset > file.source_info().size() || length > file.source_info().size() - offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk [", offset, ", +", length, ") lies beyond the planned size of ",
+        file.source_path()));
+  }
+  // Checked before the temporary file exists, so a changed source creates nothing.
+  absl::StatusOr<storage::FileInfo> before = context.source->Stat(file, paths.source);
   if (!before.ok()) return before.status();
   if (absl::Status s = CheckPlannedStat(*before, file, "size or mtime differs"); !s.ok()) {
     return s;
@@ -143,14 +135,9 @@ absl::Status FileCopier::CopyChunk(const Context& context, const v1::FileTask& f
   absl::StatusOr<std::unique_ptr<storage::WritableFile>> temp =
       fs_->OpenOrCreateForWrite(paths.temp);
   if (!temp.ok()) return temp.status();
-  absl::StatusOr<uint32_t> crc =
-      CopyRange(context, file, **input, **temp, file.offset(), file.length());
+  // Checks the planned stat again before and after the read.
+  absl::StatusOr<uint32_t> crc = CopyRange(context, file, paths.source, **temp, offset, length);
   if (!crc.ok()) return crc.status();
-  absl::StatusOr<storage::FileInfo> after = (*input)->Stat();
-  if (!after.ok()) return after.status();
-  if (absl::Status s = CheckPlannedStat(*after, file, "modified while being copied"); !s.ok()) {
-    return s;
-  }
   // No fsync: the commit syncs the whole file once, after it has verified it.
   if (absl::Status s = (*temp)->Close(); !s.ok()) return s;
   result->set_crc32c(*crc);
@@ -158,44 +145,15 @@ absl::Status FileCopier::CopyChunk(const Context& context, const v1::FileTask& f
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> FileCopier::CopyRange(const Context& context,
-                                               const v1::FileTask& file,
-                                               storage::ReadableFile& source,
-                                               storage::WritableFile& temp, uint64_t offset,
-                                               uint64_t length) {
-  if (offset > file.source_info().size() || length > file.source_info().size() - offset) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk [", offset, ", +", length, ") lies beyond the planned size of ",
-        file.source_path()));
-  }
-  uint32_t crc = kCrc32cEmpty;
-  for (uint64_t done = 0; done < length;) {
-    if (context.abort != nullptr && context.abort->load()) {
-      return absl::CancelledError("task aborted by the controller");
-    }
-    const size_t want = std::min<uint64_t>(buffer_.size(), length - done);
-    absl::StatusOr<size_t> got = source.ReadAt(offset + done, buffer_.data(), want);
-    if (!got.ok()) return got.status();
-    if (*got != want) return SourceChanged(file.source_path(), "shorter than planned");
-    crc = Crc32cExtend(crc, buffer_.data(), want);
-    if (absl::Status s = temp.WriteAt(offset + done, absl::string_view(buffer_.data(), want));
-        !s.ok()) {
-      return s;
-    }
-    done += want;
-    if (context.bytes_done != nullptr) context.bytes_done->fetch_add(want);
-  }
-  return crc;
-}
-
-absl::Status FileCopier::CommitChunkedFile(const v1::Task& task, const v1::FileTask& file,
+absl::Status FileCopier::CommitChunkedFile(const Context& context, const v1::FileTask& file,
                                            const ChunkedPaths& paths,
                                            v1::FileResult* result) {
+  const v1::Task& task = *context.task;
   if (!file.has_expected_crc32c()) {
     return absl::InvalidArgumentError("expected_crc32c: required to commit a chunked file");
   }
   const uint64_t size = file.source_info().size();
-  absl::StatusOr<storage::FileInfo> source = fs_->Stat(paths.source);
+  absl::StatusOr<storage::FileInfo> source = context.source->Stat(file, paths.source);
   if (!source.ok()) return source.status();
   if (absl::Status s = CheckPlannedStat(*source, file, "size or mtime differs"); !s.ok()) {
     return s;

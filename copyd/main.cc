@@ -72,8 +72,11 @@ int Run() {
   CopierOptions copier_options;
   copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
   storage::FileSystem* file_system = fs->get();
+  // Channels to other clusters' copyds, shared by all executors (pull).
+  DataChannels channels;
   Worker worker(stub.get(), &clock, options, [&]() -> TaskRunner {
-    auto copier = std::make_shared<FileCopier>(file_system, &clock, copier_options);
+    auto copier =
+        std::make_shared<FileCopier>(file_system, &clock, copier_options, &channels);
     return [copier](const v1::Task& task, const std::atomic<bool>* abort,
                     std::atomic<int64_t>* bytes_done) {
       return copier->Execute(task, abort, bytes_done);

@@ -1,0 +1,254 @@
+#include "copyd/chunk_source.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/grpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace ferry::copyd {
+namespace {
+
+absl::Status SourceChanged(const std::string& path, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("source changed since it was planned (", what, "): ", path));
+}
+
+absl::Status Aborted() { return absl::CancelledError("task aborted by the controller"); }
+
+storage::FileType FromProtoType(v1::FileType type) {
+  switch (type) {
+    case v1::FILE_TYPE_REGULAR:
+      return storage::FileType::kRegular;
+    case v1::FILE_TYPE_DIRECTORY:
+      return storage::FileType::kDirectory;
+    case v1::FILE_TYPE_SYMLINK:
+      return storage::FileType::kSymlink;
+    default:
+      return storage::FileType::kOther;
+  }
+}
+
+storage::FileInfo FromProto(const v1::FileInfo& info, const std::string& path) {
+  storage::FileInfo out;
+  out.path = path;
+  out.type = FromProtoType(info.type());
+  out.size = info.size();
+  out.mode = info.mode();
+  out.mtime_ns = info.mtime_ns();
+  out.inode = info.inode();
+  out.device = info.device();
+  out.nlink = info.nlink();
+  out.uid = info.uid();
+  out.gid = info.gid();
+  out.symlink_target = info.symlink_target();
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckPlannedStat(const storage::FileInfo& now, const v1::FileTask& file,
+                              absl::string_view what) {
+  if (now.size == file.source_info().size() && now.mtime_ns == file.source_info().mtime_ns()) {
+    return absl::OkStatus();
+  }
+  return SourceChanged(file.source_path(), what);
+}
+
+// ---------------------------------------------------------------- local
+
+absl::StatusOr<storage::FileInfo> LocalChunkSource::Stat(const v1::FileTask& /*file*/,
+                                                         const std::string& path) {
+  return fs_->Stat(path);
+}
+
+absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
+                                                const std::string& path, uint64_t offset,
+                                                uint64_t length,
+                                                const std::atomic<bool>* abort, Sink sink) {
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(path);
+  if (!input.ok()) return input.status();
+  absl::StatusOr<storage::FileInfo> before = (*input)->Stat();
+  if (!before.ok()) return before.status();
+  if (absl::Status s = CheckPlannedStat(*before, file, "size or mtime differs"); !s.ok()) return s;
+  std::vector<char>& buffer = *buffer_;
+  uint32_t crc = kCrc32cEmpty;
+  for (uint64_t done = 0; done < length;) {
+    if (abort != nullptr && abort->load()) return Aborted();
+    const size_t want = std::min<uint64_t>(buffer.size(), length - done);
+    absl::StatusOr<size_t> got = (*input)->ReadAt(offset + done, buffer.data(), want);
+    if (!got.ok()) return got.status();
+    if (*got != want) return SourceChanged(file.source_path(), "shorter than planned");
+    crc = Crc32cExtend(crc, buffer.data(), want);
+    if (absl::Status s = sink(offset + done, absl::string_view(buffer.data(), want)); !s.ok()) {
+      return s;
+    }
+    done += want;
+  }
+  if (offset == 0 && length == file.source_info().size()) {
+    // The whole file: one byte more than planned means it grew.
+    char probe;
+    absl::StatusOr<size_t> extra = (*input)->ReadAt(length, &probe, 1);
+    if (!extra.ok()) return extra.status();
+    if (*extra != 0) return SourceChanged(file.source_path(), "longer than planned");
+  }
+  absl::StatusOr<storage::FileInfo> after = (*input)->Stat();
+  if (!after.ok()) return after.status();
+  if (absl::Status s = CheckPlannedStat(*after, file, "modified while being copied"); !s.ok()) {
+    return s;
+  }
+  return crc;
+}
+
+// ---------------------------------------------------------------- remote
+
+DataChannels::DataChannels(std::unique_ptr<v1::DataService::StubInterface> stub)
+    : fixed_(std::move(stub)) {}
+
+v1::DataService::StubInterface* DataChannels::StubFor(const std::string& address) {
+  if (fixed_ != nullptr) return fixed_.get();
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    grpc::ChannelArguments arguments;
+    // Blocks are 1 MiB; gRPC's default 4 MiB limit would refuse a larger server choice.
+    arguments.SetMaxReceiveMessageSize(64 << 20);
+    // Plaintext until the auth issue brings mTLS to every channel.
+    stub = v1::DataService::NewStub(grpc::CreateCustomChannel(
+        address, grpc::InsecureChannelCredentials(), arguments));
+  }
+  return stub.get();
+}
+
+absl::StatusOr<storage::FileInfo> RemoteChunkSource::Stat(const v1::FileTask& file,
+                                                          const std::string& path) {
+  absl::Status last = absl::FailedPreconditionError("source_data_addresses: empty");
+  const size_t count = addresses_->size();
+  for (size_t i = 0; i < count; ++i) {
+    const size_t index = (first_ + i) % count;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::StatRequest request;
+    request.set_path(file.source_path());
+    v1::FileInfo info;
+    grpc::Status status =
+        channels_->StubFor(addresses_->Get(index))->Stat(&context, request, &info);
+    if (status.ok()) {
+      first_ = index;
+      return FromProto(info, path);
+    }
+    last = FromGrpcStatus(status);
+    if (!absl::IsUnavailable(last) && !absl::IsDeadlineExceeded(last)) return last;
+  }
+  return last;
+}
+
+absl::StatusOr<uint32_t> RemoteChunkSource::Read(const v1::FileTask& file,
+                                                 const std::string& path, uint64_t offset,
+                                                 uint64_t length,
+                                                 const std::atomic<bool>* abort, Sink sink) {
+  const uint64_t size = file.source_info().size();
+  if (offset > size || length > size - offset) {
+    return absl::InvalidArgumentError(absl::StrCat("range [", offset, ", +", length,
+                                                   ") lies beyond the planned size of ",
+                                                   file.source_path()));
+  }
+  const uint64_t end = offset + length;
+  uint64_t next = offset;
+  uint32_t crc = kCrc32cEmpty;
+  absl::Status status = absl::FailedPreconditionError("source_data_addresses: empty");
+  const size_t count = addresses_->size();
+  for (size_t i = 0; i < count; ++i) {
+    const size_t index = (first_ + i) % count;
+    status = ReadFrom(addresses_->Get(index), file, end, abort, sink, &next, &crc);
+    if (status.ok()) {
+      first_ = index;
+      break;
+    }
+    if (!absl::IsUnavailable(status)) return status;
+  }
+  if (!status.ok()) return status;
+  // The stream checked the planned stat when it opened the file; check it again now.
+  absl::StatusOr<storage::FileInfo> after = Stat(file, path);
+  if (!after.ok()) return after.status();
+  if (absl::Status s = CheckPlannedStat(*after, file, "modified while being copied"); !s.ok()) {
+    return s;
+  }
+  return crc;
+}
+
+absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::FileTask& file,
+                                         uint64_t end, const std::atomic<bool>* abort,
+                                         Sink sink, uint64_t* next, uint32_t* crc) {
+  v1::ReadChunkRequest request;
+  request.set_path(file.source_path());
+  request.set_offset(*next);
+  request.set_block_size(kRemoteBlockSize);
+  request.set_expected_size(file.source_info().size());
+  request.set_expected_mtime_ns(file.source_info().mtime_ns());
+  if (*next == end) {
+    // Nothing to read. An empty file is still opened at the source (length 0 reads to
+    // its end, which is 0 bytes there), which checks the planned stat.
+    request.set_length(0);
+    if (end != file.source_info().size()) return absl::OkStatus();
+  } else {
+    request.set_length(end - *next);
+  }
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderInterface<v1::DataBlock>> reader =
+      channels_->StubFor(address)->ReadChunk(&context, request);
+  v1::DataBlock& block = *block_;
+  absl::Status failed;
+  while (reader->Read(&block)) {
+    if (abort != nullptr && abort->load()) {
+      failed = Aborted();
+      break;
+    }
+    const std::string& data = block.data();
+    if (block.hole_length() != 0) {
+      failed = absl::UnimplementedError(
+          absl::StrCat("source sent a hole at offset ", block.offset(), " of ",
+                       file.source_path(), "; this copyd cannot write holes yet"));
+      break;
+    }
+    if (block.offset() != *next || data.size() > end - *next) {
+      failed = absl::DataLossError(absl::StrCat(
+          "block at offset ", block.offset(), " (", data.size(), " bytes) of ",
+          file.source_path(), " does not continue the data received up to offset ", *next,
+          " (range ends at ", end, "); not committed"));
+      break;
+    }
+    const uint32_t block_crc = Crc32c(data);
+    if (block_crc != block.crc32c()) {
+      failed = absl::DataLossError(absl::StrCat(
+          "CRC32C mismatch in the block at offset ", block.offset(), " (", data.size(),
+          " bytes) of ", file.source_path(), ": sent ", block.crc32c(), ", received ",
+          block_crc, "; not committed"));
+      break;
+    }
+    for (size_t piece = 0; piece < data.size() && failed.ok(); piece += kMaxSinkPiece) {
+      const size_t n = std::min(kMaxSinkPiece, data.size() - piece);
+      failed = sink(*next + piece, absl::string_view(data.data() + piece, n));
+    }
+    if (!failed.ok()) break;
+    *crc = Crc32cCombine(*crc, block_crc, data.size());
+    *next += data.size();
+  }
+  if (!failed.ok()) {
+    context.TryCancel();
+    reader->Finish().ok();
+    return failed;
+  }
+  absl::Status finished = FromGrpcStatus(reader->Finish());
+  if (!finished.ok()) return finished;
+  if (*next != end) {
+    return absl::DataLossError(absl::StrCat("the source of ", file.source_path(),
+                                            " ended the stream at offset ", *next,
+                                            ", short of ", end, "; not committed"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ferry::copyd

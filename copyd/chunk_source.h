@@ -1,0 +1,134 @@
+// ChunkSource: where FileCopier reads a task's source from.
+//
+//  - LocalChunkSource: the source is this copyd's own storage root (Task.
+//    source_data_addresses empty): pread through the FileCopier's one buffer, exactly
+//    today's path.
+//  - RemoteChunkSource: the source lives in another cluster (pull): DataService.Stat and
+//    DataService.ReadChunk of that cluster's copyds (Task.source_data_addresses). Blocks
+//    of 1 MiB arrive in one reused message; each block's CRC32C is recomputed and
+//    compared before any of it is written, its offset must continue the previous block
+//    and the stream must end exactly at the end of the range: a corrupted, missing,
+//    duplicated or short block is DATA_LOSS (naming the path and offset). The bytes go to
+//    the sink in pieces of at most 256 KiB (larger writes into fresh page cache are much
+//    slower here, see shared/notes/data-path.md). UNAVAILABLE from one address moves the
+//    rest of the range to the next address (each address tried once per read).
+//
+// Both check the planned stat (size and mtime) before and after the read:
+// FAILED_PRECONDITION "source changed" otherwise.
+//
+// Thread safety: a ChunkSource is used by one FileCopier thread; DataChannels is shared.
+#ifndef FERRY_COPYD_CHUNK_SOURCE_H_
+#define FERRY_COPYD_CHUNK_SOURCE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/repeated_field.h"
+#include "proto/data_service.grpc.pb.h"
+#include "proto/worker_service.pb.h"
+#include "storage/file_system.h"
+
+namespace ferry::copyd {
+
+// Most bytes handed to a sink at once.
+inline constexpr size_t kMaxSinkPiece = 256 << 10;
+// Block size asked of a remote DataService.
+inline constexpr uint32_t kRemoteBlockSize = 1 << 20;
+
+// OK if `now` has the planned size and mtime of `file`, else FAILED_PRECONDITION
+// "source changed since it was planned (`what`): <source path>".
+absl::Status CheckPlannedStat(const storage::FileInfo& now, const v1::FileTask& file,
+                              absl::string_view what);
+
+class ChunkSource {
+ public:
+  // Receives the bytes of a range in order: `offset` is the file offset of `data`.
+  using Sink = absl::FunctionRef<absl::Status(uint64_t offset, absl::string_view data)>;
+
+  virtual ~ChunkSource() = default;
+
+  // lstat of the source `file.source_path()` (`path` is its root-relative form).
+  virtual absl::StatusOr<storage::FileInfo> Stat(const v1::FileTask& file,
+                                                 const std::string& path) = 0;
+
+  // Reads [offset, offset + length) of the source file of `file` (planned stat in
+  // file.source_info()) into `sink`; its CRC32C. CANCELLED once `*abort` (may be null)
+  // is true.
+  virtual absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
+                                        uint64_t offset, uint64_t length,
+                                        const std::atomic<bool>* abort, Sink sink) = 0;
+};
+
+class LocalChunkSource final : public ChunkSource {
+ public:
+  // `fs` and `buffer` (non-empty) must outlive the source.
+  LocalChunkSource(storage::FileSystem* fs, std::vector<char>* buffer)
+      : fs_(fs), buffer_(buffer) {}
+
+  absl::StatusOr<storage::FileInfo> Stat(const v1::FileTask& file,
+                                         const std::string& path) override;
+  absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
+                                uint64_t offset, uint64_t length,
+                                const std::atomic<bool>* abort, Sink sink) override;
+
+ private:
+  storage::FileSystem* const fs_;
+  std::vector<char>* const buffer_;
+};
+
+// DataService stubs of other clusters' copyds, one channel per address (max receive
+// message size 64 MiB), created on first use and kept.
+class DataChannels {
+ public:
+  DataChannels() = default;
+  // For tests: calls go to `stub` whatever the address.
+  explicit DataChannels(std::unique_ptr<v1::DataService::StubInterface> stub);
+
+  v1::DataService::StubInterface* StubFor(const std::string& address);
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<v1::DataService::StubInterface> fixed_;
+  absl::flat_hash_map<std::string, std::unique_ptr<v1::DataService::StubInterface>> stubs_
+      ABSL_GUARDED_BY(mu_);
+};
+
+class RemoteChunkSource final : public ChunkSource {
+ public:
+  // All pointers must outlive the source; `addresses` must not be empty; `block` is the
+  // one message every block is received into.
+  RemoteChunkSource(DataChannels* channels,
+                    const google::protobuf::RepeatedPtrField<std::string>* addresses,
+                    v1::DataBlock* block)
+      : channels_(channels), addresses_(addresses), block_(block) {}
+
+  absl::StatusOr<storage::FileInfo> Stat(const v1::FileTask& file,
+                                         const std::string& path) override;
+  absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
+                                uint64_t offset, uint64_t length,
+                                const std::atomic<bool>* abort, Sink sink) override;
+
+ private:
+  // One ReadChunk stream from `address` for [*next, end); advances *next and *crc by
+  // the bytes verified and written.
+  absl::Status ReadFrom(const std::string& address, const v1::FileTask& file, uint64_t end,
+                        const std::atomic<bool>* abort, Sink sink, uint64_t* next,
+                        uint32_t* crc);
+
+  DataChannels* const channels_;
+  const google::protobuf::RepeatedPtrField<std::string>* const addresses_;
+  v1::DataBlock* const block_;
+  size_t first_ = 0;  // Address to try first: the last one that answered.
+};
+
+}  // namespace ferry::copyd
+
+#endif  // FERRY_COPYD_CHUNK_SOURCE_H_
