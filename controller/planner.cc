@@ -93,7 +93,7 @@ PlannedEntries PlanEntries(const std::vector<v1::FileInfo>& entries,
     const uint64_t bytes = is_regular ? entry.size() : 0;
     progress->set_files_total(progress->files_total() + 1);
     progress->set_bytes_total(progress->bytes_total() + bytes);
-    if (is_regular && bytes > limits.chunk_bytes) {
+    if (is_regular && limits.chunk_bytes > 0 && bytes > limits.chunk_bytes) {
       plan.files.push_back(PlanChunks(entry, limits, record, &tasks));
       continue;
     }

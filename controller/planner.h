@@ -23,8 +23,9 @@ namespace ferry::controller {
 struct PlanLimits {
   int max_files_per_task = 256;
   uint64_t max_bytes_per_task = 64ull << 20;
-  // Regular files larger than this are copied in chunks of this size (> 0), or larger
-  // ones for a file that would otherwise have more than kMaxChunksPerFile chunks.
+  // Regular files larger than this are copied in chunks of this size, or larger ones
+  // for a file that would otherwise have more than kMaxChunksPerFile chunks; 0 copies
+  // every file whole.
   uint64_t chunk_bytes = 64ull << 20;
 };
 

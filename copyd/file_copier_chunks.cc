@@ -198,6 +198,8 @@ absl::Status FileCopier::CheckAlreadyCommitted(const v1::FileTask& file,
   }
   absl::StatusOr<uint32_t> crc = CrcOfFile(paths.target, size);
   if (!crc.ok() || *crc != file.expected_crc32c()) return missing;
+  // The earlier attempt may have died between its rename and the directory's fsync.
+  if (absl::Status s = fs_->SyncDir(storage::Dirname(paths.target)); !s.ok()) return s;
   result->set_crc32c(*crc);
   result->set_bytes(size);
   return absl::OkStatus();

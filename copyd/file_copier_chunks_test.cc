@@ -197,6 +197,27 @@ TEST_F(ChunkedFileTest, RepeatedCommitFindsItsEarlierRenameUnderNever) {
   EXPECT_EQ(Run(again).code(), Code(absl::StatusCode::kDataLoss));
 }
 
+TEST_F(ChunkedFileTest, RepeatedCommitMakesTheEarlierRenameDurable) {
+  CopyAllChunks();
+  // An earlier attempt synced the file and renamed it, then died before the directory
+  // fsync.
+  {
+    auto temp = mem_.OpenForWrite("dst/.ferry-tmp.big.t-0000000000000001-0");
+    ASSERT_TRUE(temp.ok());
+    ASSERT_TRUE((*temp)->Sync().ok());
+  }
+  ASSERT_TRUE(mem_.SyncDir("").ok());
+  ASSERT_TRUE(mem_.Rename("dst/.ferry-tmp.big.t-0000000000000001-0", "dst/big",
+                          storage::CommitMode::kNoReplace)
+                  .ok());
+  v1::Task again = Commit(Crc32c(data_));
+  again.set_attempt(2);
+  EXPECT_EQ(Run(again).code(), 0);
+  fs_.SimulateCrash();
+  EXPECT_THAT(DestinationTree(), ElementsAre("dst/big"));
+  EXPECT_TRUE(*ReadAll(mem_, "dst/big") == data_);
+}
+
 TEST_F(ChunkedFileTest, CommitWhoseSourceChangedCommitsNothing) {
   CopyAllChunks();
   const v1::Task commit = Commit(Crc32c(data_));
