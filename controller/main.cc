@@ -9,12 +9,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "common/location.h"
 #include "common/process.h"
 #include "common/server_util.h"
 #include "controller/metrics.h"
@@ -26,6 +28,10 @@
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, cluster, "local", "Name of the cluster this controller owns.");
+ABSL_FLAG(std::string, peer, "",
+          "Other clusters this controller copies from (pull), with the DataService "
+          "addresses of copyds serving their roots: CLUSTER=HOST:PORT[,HOST:PORT...], "
+          "several separated by ';', e.g. a=10.0.0.1:7000,10.0.0.2:7000;c=10.2.0.1:7000.");
 ABSL_FLAG(std::string, data_dir, "", "Directory of the RocksDB database (required).");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve gRPC on; port 0 picks one.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port here once serving.");
@@ -74,6 +80,36 @@ absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseWeights(
   return weights;
 }
 
+// "a=h1:1,h2:2;b=h3:3" -> {a: [h1:1, h2:2], b: [h3:3]}.
+absl::StatusOr<absl::flat_hash_map<std::string, std::vector<std::string>>> ParsePeers(
+    const std::string& text, const std::string& own_cluster) {
+  absl::flat_hash_map<std::string, std::vector<std::string>> peers;
+  for (absl::string_view spec : absl::StrSplit(text, ';', absl::SkipWhitespace())) {
+    spec = absl::StripAsciiWhitespace(spec);
+    const auto bad = [spec](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--peer: '", spec, "' ", why, "; want CLUSTER=HOST:PORT[,HOST:PORT...]"));
+    };
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    if (absl::Status s = ValidateClusterName(parts.first, "cluster"); !s.ok()) {
+      return bad(s.message());
+    }
+    if (parts.first == own_cluster) return bad("names this controller's own cluster");
+    if (peers.contains(parts.first)) return bad("names a cluster given before");
+    std::vector<std::string>& addresses = peers[parts.first];
+    for (absl::string_view address : absl::StrSplit(parts.second, ',')) {
+      const size_t colon = address.rfind(':');
+      int port = 0;
+      if (colon == absl::string_view::npos || colon == 0 ||
+          !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
+        return bad(absl::StrCat("has '", address, "', which is not HOST:PORT"));
+      }
+      addresses.emplace_back(address);
+    }
+  }
+  return peers;
+}
+
 // "4194304", "512KiB", "64MiB", "1GiB" -> bytes.
 absl::StatusOr<uint64_t> ParseChunkSize(absl::string_view text) {
   constexpr uint64_t kMin = 64ull << 10, kMax = 64ull << 30;
@@ -109,6 +145,10 @@ absl::StatusOr<ManagerOptions> OptionsFromFlags() {
   options.retention = absl::GetFlag(FLAGS_retention);
   options.retry_backoff_max = absl::GetFlag(FLAGS_retry_backoff_max);
   options.cluster = absl::GetFlag(FLAGS_cluster);
+  absl::StatusOr<absl::flat_hash_map<std::string, std::vector<std::string>>> peers =
+      ParsePeers(absl::GetFlag(FLAGS_peer), options.cluster);
+  if (!peers.ok()) return peers.status();
+  options.peers = std::move(*peers);
   options.lease_duration = absl::GetFlag(FLAGS_lease_duration);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.worker_timeout = absl::GetFlag(FLAGS_worker_timeout);
@@ -214,6 +254,7 @@ int Run() {
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
                     "controller --data_dir=DIR [--cluster=NAME] [--listen=HOST:PORT] "
-                    "[--port_file=FILE] [--metrics_listen=HOST:PORT]");
+                    "[--peer=CLUSTER=HOST:PORT,...;...] [--port_file=FILE] "
+                    "[--metrics_listen=HOST:PORT]");
   return ferry::controller::Run();
 }

@@ -1,5 +1,7 @@
 #include "controller/planning_loop.h"
 
+#include <optional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -78,13 +80,29 @@ PlanningLoop::Outcome PlanningLoop::Conclude(const std::string& id,
   return Outcome::kDone;
 }
 
+absl::Status PlanningLoop::OnAnyAddress(
+    const std::vector<std::string>& addresses,
+    absl::FunctionRef<absl::Status(const std::string&)> call) {
+  absl::Status status = absl::UnavailableError("no DataService address");
+  const size_t first = rotation_++;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    status = call(addresses[(first + i) % addresses.size()]);
+    if (!absl::IsUnavailable(status)) return status;
+  }
+  return status;
+}
+
 PlanningLoop::Outcome PlanningLoop::PlanRoot(const std::string& id,
                                              const TransferRecord& record,
-                                             const std::string& address) {
+                                             const std::vector<std::string>& addresses) {
   const v1::Transfer& transfer = record.transfer();
   const std::string what = absl::StrCat("stat of ", FormatLocation(transfer.source()));
-  absl::StatusOr<v1::FileInfo> root = lister_->Stat(address, transfer.source().path());
-  if (!root.ok()) return Conclude(id, root.status(), what);
+  absl::StatusOr<v1::FileInfo> root;
+  absl::Status stat = OnAnyAddress(addresses, [&](const std::string& address) {
+    root = lister_->Stat(address, transfer.source().path());
+    return root.status();
+  });
+  if (!stat.ok()) return Conclude(id, stat, what);
   const bool is_directory = root->type() == v1::FILE_TYPE_DIRECTORY;
   if (is_directory && !transfer.recursive()) {
     return Conclude(id,
@@ -101,28 +119,35 @@ PlanningLoop::Outcome PlanningLoop::PlanRoot(const std::string& id,
 PlanningLoop::Outcome PlanningLoop::PlanOnce(const std::string& id) {
   absl::StatusOr<TransferRecord> record = manager_->BeginPlanning(id);
   if (!record.ok()) return Outcome::kDone;  // Gone or terminal: nothing to plan.
-  std::optional<std::string> address = manager_->AnyWorkerDataAddress();
-  if (!address.has_value()) {
-    return Retry(id, absl::StrCat("no copyd workers registered in cluster '",
-                                  record->transfer().source().cluster(), "'"));
+  // A peer's source is read through the peer's copyds, a local one through ours.
+  std::vector<std::string> addresses =
+      manager_->PeerDataAddresses(record->transfer().source().cluster());
+  if (addresses.empty()) {
+    std::optional<std::string> address = manager_->AnyWorkerDataAddress();
+    if (!address.has_value()) {
+      return Retry(id, absl::StrCat("no copyd workers registered in cluster '",
+                                    record->transfer().source().cluster(), "'"));
+    }
+    addresses.push_back(*std::move(address));
   }
   if (!record->root_planned()) {
-    if (PlanRoot(id, *record, *address) == Outcome::kRetryLater) return Outcome::kRetryLater;
+    if (PlanRoot(id, *record, addresses) == Outcome::kRetryLater) return Outcome::kRetryLater;
     record = manager_->BeginPlanning(id);
     if (!record.ok() || record->transfer().progress().listing_complete()) {
       return Outcome::kDone;
     }
   }
   std::string cursor = record->list_cursor();
-  absl::Status listed = lister_->List(
-      *address, record->transfer().source().path(), cursor,
-      [&](const v1::ListResponse& page) {
-        std::vector<v1::FileInfo> entries(page.entries().begin(), page.entries().end());
-        absl::Status added = manager_->AddPlannedEntries(id, entries, page.cursor(),
-                                                         false, false);
-        if (added.ok()) cursor = page.cursor();
-        return added;
-      });
+  const auto add_page = [&](const v1::ListResponse& page) {
+    std::vector<v1::FileInfo> entries(page.entries().begin(), page.entries().end());
+    absl::Status added = manager_->AddPlannedEntries(id, entries, page.cursor(), false, false);
+    if (added.ok()) cursor = page.cursor();
+    return added;
+  };
+  // Another address continues from the last page persisted.
+  absl::Status listed = OnAnyAddress(addresses, [&](const std::string& address) {
+    return lister_->List(address, record->transfer().source().path(), cursor, add_page);
+  });
   if (listed.ok()) {
     listed = manager_->AddPlannedEntries(id, {}, cursor, false, /*listing_complete=*/true);
   }

@@ -1,7 +1,9 @@
 // PlanningLoop: the controller's thread that lists sources and turns them into tasks.
 //
 // For each transfer that needs planning it stats the source through a copyd of the
-// source cluster, then streams DataService.List from the checkpointed cursor, persisting
+// source cluster (a live worker of this cluster for a local source; for a peer's source
+// one of the peer's DataService addresses from --peer, starting at a rotating one and
+// moving to the next on UNAVAILABLE), then streams DataService.List from the checkpointed cursor, persisting
 // each page's tasks together with the new cursor in one batch (TransferManager::
 // AddPlannedEntries). A controller killed mid-listing resumes from the last cursor.
 // Memory is one listing page, whatever the tree's size. Retryable failures (no worker
@@ -17,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "controller/source_lister.h"
@@ -41,7 +44,11 @@ class PlanningLoop {
   void Run();
   Outcome Retry(const std::string& id, const std::string& reason);
   Outcome PlanRoot(const std::string& id, const TransferRecord& record,
-                   const std::string& address);
+                   const std::vector<std::string>& addresses);
+  // Calls `call` with each of `addresses` in turn, from a rotating first one, until it
+  // returns anything but UNAVAILABLE; that status (or the last UNAVAILABLE).
+  absl::Status OnAnyAddress(const std::vector<std::string>& addresses,
+                            absl::FunctionRef<absl::Status(const std::string&)> call);
   Outcome Conclude(const std::string& id, const absl::Status& status,
                    const std::string& what);
 
@@ -53,6 +60,7 @@ class PlanningLoop {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Transfers waiting out a backoff before the next planning attempt.
   std::vector<std::pair<absl::Time, std::string>> delayed_;
+  size_t rotation_ = 0;  // Spreads planning over a peer's addresses.
 };
 
 }  // namespace ferry::controller

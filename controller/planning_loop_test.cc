@@ -25,6 +25,7 @@ class FakeSourceLister : public SourceLister {
   absl::StatusOr<v1::FileInfo> Stat(const std::string& address,
                                     const std::string& path) override {
     stat_calls.push_back(absl::StrCat(address, " ", path));
+    if (address == unavailable_address) return absl::UnavailableError("peer down");
     if (!stat_error.ok()) return stat_error;
     return root;
   }
@@ -32,6 +33,7 @@ class FakeSourceLister : public SourceLister {
   absl::Status List(const std::string& address, const std::string& path,
                     const std::string& cursor, const PageCallback& on_page) override {
     list_calls.push_back(absl::StrCat(address, " ", path, " after '", cursor, "'"));
+    if (address == unavailable_address) return absl::UnavailableError("peer down");
     size_t next = 0;
     if (!cursor.empty()) {
       while (next < entries.size() && entries[next].path() != cursor) ++next;
@@ -61,6 +63,7 @@ class FakeSourceLister : public SourceLister {
   // The page (of this call) before which List fails with UNAVAILABLE, once; -1: never.
   int fail_before_page = -1;
   std::function<void(int page)> before_page;
+  std::string unavailable_address;  // Stat and List there fail with UNAVAILABLE.
   std::vector<std::string> stat_calls;
   std::vector<std::string> list_calls;
 };
@@ -86,6 +89,17 @@ class PlanningLoopTest : public testing::ControllerTest {
       EXPECT_EQ(ReportSuccess(worker, task).code(), 0);
     }
     return paths;
+  }
+
+  // With peer "a" at `addresses`, a transfer of a:/src to /dst; its id.
+  std::string CreatePeerTransfer(std::vector<std::string> addresses) {
+    options_.peers["a"] = std::move(addresses);
+    Open();
+    v1::CreateTransferRequest request = CopyRequest("r1", "/src", "/dst");
+    request.mutable_source()->set_cluster("a");
+    absl::StatusOr<v1::Transfer> created = manager_->CreateTransfer("alice", request);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->id() : "";
   }
 
   FakeSourceLister lister_;
@@ -241,6 +255,28 @@ TEST_F(PlanningLoopTest, UnreachableSourceIsRetriedLater) {
   lister_.stat_error = absl::OkStatus();
   EXPECT_EQ(loop->PlanOnce(id), PlanningLoop::Outcome::kDone);
   EXPECT_EQ(Get(id).progress().files_total(), 8);
+}
+
+TEST_F(PlanningLoopTest, APeerSourceIsPlannedThroughThePeersAddressesPastAnUnreachableOne) {
+  const std::string id = CreatePeerTransfer({"a-1:7000", "a-2:7000"});
+  // The first address the loop tries is down; no worker of this cluster is needed.
+  lister_.unavailable_address = "a-1:7000";
+  EXPECT_EQ(NewLoop()->PlanOnce(id), PlanningLoop::Outcome::kDone);
+  EXPECT_EQ(lister_.stat_calls, (std::vector<std::string>{"a-1:7000 /src", "a-2:7000 /src"}));
+  ASSERT_FALSE(lister_.list_calls.empty());
+  EXPECT_EQ(lister_.list_calls.back(), "a-2:7000 /src after ''");
+  const v1::Transfer transfer = Get(id);
+  EXPECT_TRUE(transfer.progress().listing_complete());
+  EXPECT_EQ(transfer.progress().files_total(), 8);
+  EXPECT_TRUE(transfer.stalled_reason().empty()) << transfer.stalled_reason();
+}
+
+TEST_F(PlanningLoopTest, APeerWhoseAddressesAllFailIsRetriedLater) {
+  const std::string id = CreatePeerTransfer({"a-1:7000"});
+  lister_.unavailable_address = "a-1:7000";
+  EXPECT_EQ(NewLoop()->PlanOnce(id), PlanningLoop::Outcome::kRetryLater);
+  EXPECT_TRUE(absl::StrContains(Get(id).stalled_reason(), "stat of a:/src"))
+      << Get(id).stalled_reason();
 }
 
 TEST_F(PlanningLoopTest, CancelDuringListingStopsPlanningWithoutFailing) {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 #include "common/location.h"
 #include "glog/logging.h"
@@ -201,10 +202,14 @@ absl::Status TransferManager::ValidateCreate(const v1::CreateTransferRequest& re
         "destinations: copies to several destinations (the copy tree) are not supported "
         "by this controller version; submit one transfer per destination");
   }
-  if (request.source().cluster() != options_.cluster) {
+  if (request.source().cluster() != options_.cluster &&
+      !options_.peers.contains(request.source().cluster())) {
+    std::vector<std::string> known = {options_.cluster};
+    for (const auto& [peer, addresses] : options_.peers) known.push_back(peer);
+    std::sort(known.begin() + 1, known.end());
     return absl::FailedPreconditionError(absl::StrCat(
         "source.cluster: unknown cluster '", request.source().cluster(),
-        "'; this controller reaches only '", options_.cluster, "'"));
+        "'; this controller reaches only '", absl::StrJoin(known, "', '"), "'"));
   }
   const std::string& source = request.source().path();
   const std::string& destination = request.destinations(0).path();
@@ -434,14 +439,26 @@ absl::StatusOr<v1::HeartbeatResponse> TransferManager::Heartbeat(
   return response;
 }
 
-v1::Task TransferManager::ToTask(const TaskRecord& task, absl::Time expiry) const {
+std::vector<std::string> TransferManager::PeerDataAddresses(const std::string& cluster) const {
+  auto peer = options_.peers.find(cluster);
+  if (cluster == options_.cluster || peer == options_.peers.end()) return {};
+  return peer->second;
+}
+
+v1::Task TransferManager::ToTask(const TaskRecord& task, const v1::Transfer& transfer,
+                                 absl::Time expiry) const {
   v1::Task out;
   out.set_task_id(TaskKey(task.transfer_id(), task.seq()));
   out.set_lease_generation(task.lease_generation());
   *out.mutable_lease_expiry() = ToProto(expiry);
   out.set_transfer_id(task.transfer_id());
   out.set_kind(task.kind());
-  out.set_source_cluster(options_.cluster);
+  const std::string& source_cluster = transfer.source().cluster();
+  out.set_source_cluster(source_cluster);
+  // Empty for this cluster's own root: the worker reads it directly.
+  for (std::string& address : PeerDataAddresses(source_cluster)) {
+    out.add_source_data_addresses(std::move(address));
+  }
   *out.mutable_files() = task.files();
   out.set_attempt(task.attempts());
   return out;
@@ -483,7 +500,7 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     batch.Put(store_->Handle(Family::kLeases), task_key, "");
     granted.emplace_back(task_key, Lease{task.lease_generation(), request.worker_id(), expiry});
     v1::Task* out = response.add_tasks();
-    *out = ToTask(task, expiry);
+    *out = ToTask(task, record->second.transfer(), expiry);
     out->set_overwrite(record->second.transfer().overwrite());
     *out->mutable_preserve() = record->second.transfer().preserve();
   }

@@ -52,6 +52,9 @@ namespace ferry::controller {
 
 struct ManagerOptions {
   std::string cluster = "local";
+  // Other clusters this controller may copy from (pull): cluster name -> DataService
+  // addresses of copyds serving that cluster's root (--peer). Never this cluster.
+  absl::flat_hash_map<std::string, std::vector<std::string>> peers;
   absl::Duration lease_duration = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Seconds(2);
   absl::Duration worker_timeout = absl::Seconds(10);
@@ -116,6 +119,10 @@ class TransferManager {
   std::optional<std::string> NextTransferToPlan(absl::Time deadline);
   // Puts a transfer back on the planning queue (after a retryable failure).
   void RequeueForPlanning(const std::string& id);
+  // DataService addresses of the copyds serving `cluster` when it is a peer (another
+  // cluster this controller copies from); empty for this cluster and unknown ones.
+  std::vector<std::string> PeerDataAddresses(const std::string& cluster) const;
+
   // The DataService address of a live worker of this cluster, if any.
   std::optional<std::string> AnyWorkerDataAddress();
   // Loads a transfer's record for planning; moves PENDING to PLANNING. NOT_FOUND if
@@ -244,7 +251,8 @@ class TransferManager {
   };
   v1::TaskAck ApplyReport(const v1::TaskReport& report, ReportBatch* group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Task ToTask(const TaskRecord& task, absl::Time expiry) const;
+  v1::Task ToTask(const TaskRecord& task, const v1::Transfer& transfer,
+                  absl::Time expiry) const;
   absl::Status ExpireLease(const std::string& task_key, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets a worker incarnation and requeues (or fails) the tasks it holds leases on,

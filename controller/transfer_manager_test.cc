@@ -123,6 +123,41 @@ TEST_F(TransferManagerTest, CreateRefusesClustersThisControllerDoesNotOwn) {
       << transfer.status();
 }
 
+TEST_F(TransferManagerTest, APeerSourceIsAcceptedAndItsTasksCarryThePeerAddresses) {
+  options_.peers["a"] = {"10.0.0.1:7000", "10.0.0.2:7000"};
+  Open();
+  v1::CreateTransferRequest request = CopyRequest("r1", "/src", "/dst");
+  request.mutable_source()->set_cluster("a");
+  absl::StatusOr<v1::Transfer> transfer = manager_->CreateTransfer("alice", request);
+  ASSERT_TRUE(transfer.ok()) << transfer.status();
+  const std::string worker = RegisterWorker();
+  Plan(transfer->id(), {Directory(""), RegularFile("f", 10)});
+  std::vector<v1::Task> tasks = Lease(worker);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].source_cluster(), "a");
+  EXPECT_EQ(std::vector<std::string>(tasks[0].source_data_addresses().begin(),
+                                     tasks[0].source_data_addresses().end()),
+            (std::vector<std::string>{"10.0.0.1:7000", "10.0.0.2:7000"}));
+
+  // A source in this cluster is read from the worker's own root: no addresses.
+  ASSERT_TRUE(manager_->CreateTransfer("alice", CopyRequest("r2", "/src", "/dst2")).ok());
+  Plan(TransferId(2), {RegularFile("", 10)});
+  tasks = Lease(worker);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].source_cluster(), testing::kCluster);
+  EXPECT_TRUE(tasks[0].source_data_addresses().empty());
+
+  // Clusters that are neither this one nor a peer stay unknown, naming the known ones.
+  request = CopyRequest("r3", "/src", "/dst3");
+  request.mutable_source()->set_cluster("b");
+  transfer = manager_->CreateTransfer("alice", request);
+  EXPECT_EQ(transfer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StartsWith(transfer.status().message(), "source.cluster"))
+      << transfer.status();
+  EXPECT_TRUE(absl::StrContains(transfer.status().message(), "'local', 'a'"))
+      << transfer.status();
+}
+
 TEST_F(TransferManagerTest, CreateReturnsAPendingTransferWithDefaults) {
   absl::StatusOr<v1::Transfer> transfer =
       manager_->CreateTransfer("alice", CopyRequest("r1", "/src", "/dst"));
