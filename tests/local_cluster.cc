@@ -159,7 +159,15 @@ absl::Status LocalCluster::StartCopyd(int index) {
   auto started = StartServing(std::move(process), options_.start_timeout);
   if (!started.ok()) return started.status();
   slot = std::move(started->first);
+  copyd_addresses_[index] = std::move(started->second);
   return absl::OkStatus();
+}
+
+std::string LocalCluster::copyd_address(int index) const {
+  auto copyd = copyds_.find(index);
+  if (copyd == copyds_.end() || copyd->second == nullptr) return "";
+  auto address = copyd_addresses_.find(index);
+  return address == copyd_addresses_.end() ? "" : address->second;
 }
 
 absl::Status LocalCluster::StopCopyds(int signal, absl::Duration grace) {
@@ -177,6 +185,7 @@ absl::Status LocalCluster::StopCopyds(int signal, absl::Duration grace) {
     }
   }
   copyds_.clear();
+  copyd_addresses_.clear();
   return result;
 }
 

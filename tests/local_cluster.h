@@ -9,6 +9,10 @@
 //   ASSERT_TRUE(cluster.ok()) << cluster.status();
 //   ASSERT_TRUE((*cluster)->StartController().ok());
 //   ASSERT_TRUE((*cluster)->StartCopyd(1).ok());
+//
+// Two clusters: give each its name in both flag lists (options.controller_flags =
+// {"--cluster=a"}, options.copyd_flags = {"--cluster=a"}), and the destination's
+// controller "--peer=a=" + source->copyd_address(1).
 //   ... (*cluster)->copy_service().CreateTransfer(...) ...
 //   absl::StatusOr<v1::Transfer> done =
 //       (*cluster)->WaitForTransfer(id, IsTerminal, absl::Now() + absl::Seconds(60));
@@ -97,6 +101,9 @@ class LocalCluster {
   // Starts copyd number `index` (worker name <name>-copyd-<index>, stable across
   // restarts) against the current controller address and waits until it serves.
   absl::Status StartCopyd(int index);
+  // The DataService address (host:port) of running copyd `index`, or "" if none; what
+  // another cluster's controller takes in --peer.
+  std::string copyd_address(int index) const;
   // Sends `signal` to every copyd; waits up to `grace` for each to end, then SIGKILLs
   // what is left; forgets them all.
   absl::Status StopCopyds(int signal = SIGKILL, absl::Duration grace = absl::Seconds(10));
@@ -134,6 +141,7 @@ class LocalCluster {
   int controller_port_ = 0;
   std::unique_ptr<v1::CopyService::Stub> copy_service_;
   std::map<int, std::unique_ptr<harness::ManagedProcess>> copyds_;  // By index.
+  std::map<int, std::string> copyd_addresses_;                       // By index.
 };
 
 }  // namespace ferry::e2e
