@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -84,41 +85,55 @@ FileType TypeOf(mode_t mode) {
   return FileType::kOther;
 }
 
+// Sets every field of *info from `st`, assigning the strings into their existing
+// capacity; symlink_target is cleared.
+void FillInfoFromStat(const struct stat& st, absl::string_view path, FileInfo* info) {
+  info->path.assign(path.data(), path.size());
+  info->type = TypeOf(st.st_mode);
+  info->size = static_cast<uint64_t>(st.st_size);
+  info->mode = st.st_mode & 07777;
+  info->mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  info->inode = st.st_ino;
+  info->device = st.st_dev;
+  info->nlink = st.st_nlink;
+  info->uid = st.st_uid;
+  info->gid = st.st_gid;
+  info->symlink_target.clear();
+}
+
 FileInfo InfoFromStat(const struct stat& st, absl::string_view path) {
   FileInfo info;
-  info.path = std::string(path);
-  info.type = TypeOf(st.st_mode);
-  info.size = static_cast<uint64_t>(st.st_size);
-  info.mode = st.st_mode & 07777;
-  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  info.inode = st.st_ino;
-  info.device = st.st_dev;
-  info.nlink = st.st_nlink;
-  info.uid = st.st_uid;
-  info.gid = st.st_gid;
+  FillInfoFromStat(st, path, &info);
   return info;
 }
 
-absl::StatusOr<std::string> ReadLinkAt(int dirfd, absl::string_view name,
-                                       absl::string_view path) {
-  const std::string n(name);
-  char buf[kMaxPathBytes + 1];
-  ssize_t len = readlinkat(dirfd, n.c_str(), buf, sizeof buf);
+// lstat of `name` (NUL-terminated) in `dirfd` into *info, with the link text for
+// symlinks. On error *info is unchanged.
+absl::Status DescribeAtInto(int dirfd, const char* name, absl::string_view path,
+                            FileInfo* info) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoToStatus(errno, "stat", path);
+  }
+  if (!S_ISLNK(st.st_mode)) {
+    FillInfoFromStat(st, path, info);
+    return absl::OkStatus();
+  }
+  char target[kMaxPathBytes + 1];
+  const ssize_t len = readlinkat(dirfd, name, target, sizeof target);
   if (len < 0) return ErrnoToStatus(errno, "readlink", path);
-  return std::string(buf, static_cast<size_t>(len));
+  FillInfoFromStat(st, path, info);
+  info->symlink_target.assign(target, static_cast<size_t>(len));
+  return absl::OkStatus();
 }
 
 // lstat of `name` in `dirfd` as a FileInfo, with the link text for symlinks.
 absl::StatusOr<FileInfo> DescribeAt(int dirfd, absl::string_view name,
                                     absl::string_view path) {
-  struct stat st;
-  if (absl::Status s = LstatAt(dirfd, name, &st, "stat", path); !s.ok()) return s;
-  FileInfo info = InfoFromStat(st, path);
-  if (info.type == FileType::kSymlink) {
-    absl::StatusOr<std::string> target = ReadLinkAt(dirfd, name, path);
-    if (!target.ok()) return target.status();
-    info.symlink_target = *std::move(target);
-  }
+  const std::string n(name);
+  FileInfo info;
+  if (absl::Status s = DescribeAtInto(dirfd, n.c_str(), path, &info); !s.ok()) return s;
   return info;
 }
 
@@ -255,28 +270,26 @@ class PosixWritableFile : public WritableFile {
 
 // --- Walk ------------------------------------------------------------------------------
 
-absl::StatusOr<std::vector<std::string>> ListNames(int dirfd, absl::string_view path) {
-  // fdopendir takes ownership of its descriptor; give it a duplicate so the caller's
-  // stays usable for *at() calls on the entries.
-  int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return ErrnoToStatus(errno, "list", path);
-  DIR* dir = fdopendir(dup);
-  if (dir == nullptr) {
-    const int err = errno;
-    ::close(dup);
-    return ErrnoToStatus(err, "list", path);
-  }
-  std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, closedir);
-  std::vector<std::string> names;
+// Appends the names in the directory open as `dirfd`, from its current offset to the
+// end, except "." and "..". getdents64 straight into a stack buffer (what readdir does
+// inside, without the duplicate descriptor and DIR that fdopendir would need).
+absl::Status ListNamesInto(int dirfd, absl::string_view path, NameList* names) {
+  alignas(struct dirent64) char buf[32 * 1024];
   for (;;) {
-    errno = 0;
-    struct dirent* ent = readdir(dir);
-    if (ent == nullptr) break;
-    absl::string_view name(ent->d_name);
-    if (name != "." && name != "..") names.emplace_back(name);
+    const ssize_t got = getdents64(dirfd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return ErrnoToStatus(errno, "list", path);
+    if (got == 0) return absl::OkStatus();
+    for (size_t off = 0; off < static_cast<size_t>(got);) {
+      const auto* ent = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += ent->d_reclen;
+      const char* name = ent->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+        continue;
+      }
+      names->Add(absl::string_view(name, std::strlen(name)));
+    }
   }
-  if (errno != 0) return ErrnoToStatus(errno, "list", path);
-  return names;
 }
 
 // Errors on opening a listed directory that mean "it is no longer a directory here".
@@ -292,12 +305,31 @@ class PosixWalkDirectory : public WalkDirectory {
       : fd_(std::move(fd)), path_(std::move(path)) {}
 
   absl::StatusOr<std::vector<std::string>> List() override {
-    return ListNames(fd_.get(), path_);
+    NameList names;
+    if (absl::Status s = ListInto(&names); !s.ok()) return s;
+    std::vector<std::string> list;
+    list.reserve(names.size());
+    for (size_t i = 0; i < names.size(); ++i) list.emplace_back(names[i]);
+    return list;
+  }
+
+  absl::Status ListInto(NameList* names) override {
+    // getdents64 goes on from the descriptor's offset: a second listing starts over.
+    if (listed_ && lseek(fd_.get(), 0, SEEK_SET) < 0) {
+      return ErrnoToStatus(errno, "list", path_);
+    }
+    listed_ = true;
+    return ListNamesInto(fd_.get(), path_, names);
   }
 
   absl::StatusOr<FileInfo> Describe(const std::string& name,
                                     const std::string& path) override {
     return DescribeAt(fd_.get(), name, path);
+  }
+
+  absl::Status DescribeInto(absl::string_view name, absl::string_view path,
+                            FileInfo* info) override {
+    return DescribeAtInto(fd_.get(), name.data(), path, info);
   }
 
   absl::StatusOr<std::unique_ptr<WalkDirectory>> OpenChild(
@@ -316,6 +348,7 @@ class PosixWalkDirectory : public WalkDirectory {
  private:
   UniqueFd fd_;
   std::string path_;
+  bool listed_ = false;
 };
 
 // --- The file system -------------------------------------------------------------------
