@@ -15,6 +15,8 @@ PACKAGES=(
   librocksdb-dev libabsl-dev libssl-dev libgtest-dev libgmock-dev
   libbenchmark-dev libisal-dev prometheus-cpp-dev libgoogle-glog-dev
   libgoogle-perftools-dev
+  # Baseline of tools/bench/copy_bench (rsync -a against ferry's small-file copy).
+  rsync
   # tools/*.sh need nothing more than bash, coreutils, grep, sed, awk and find, which
   # every Debian system has (Essential: yes).
 )
