@@ -213,8 +213,10 @@ absl::Status TransferManager::ValidateCreate(const v1::CreateTransferRequest& re
   }
   const std::string& source = request.source().path();
   const std::string& destination = request.destinations(0).path();
-  if (source == destination || source == "/" ||
-      absl::StartsWith(destination, absl::StrCat(source, "/"))) {
+  // Only a copy within one cluster can overlap itself.
+  const bool same_cluster = request.source().cluster() == request.destinations(0).cluster();
+  if (same_cluster && (source == destination || source == "/" ||
+                       absl::StartsWith(destination, absl::StrCat(source, "/")))) {
     return absl::InvalidArgumentError(
         "destinations[0].path: must not be the source or lie inside it");
   }

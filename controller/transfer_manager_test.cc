@@ -123,6 +123,19 @@ TEST_F(TransferManagerTest, CreateRefusesClustersThisControllerDoesNotOwn) {
       << transfer.status();
 }
 
+TEST_F(TransferManagerTest, SamePathInAnotherClusterIsNotAnOverlap) {
+  options_.peers["a"] = {"10.0.0.1:7000"};
+  Open();
+  v1::CreateTransferRequest request = CopyRequest("same-path", "/data/x", "/data/x");
+  request.mutable_source()->set_cluster("a");
+  EXPECT_TRUE(manager_->CreateTransfer("alice", request).ok());
+  // Within one cluster the same path is still refused.
+  EXPECT_EQ(manager_->CreateTransfer("alice", CopyRequest("self", "/data/x", "/data/x"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TransferManagerTest, APeerSourceIsAcceptedAndItsTasksCarryThePeerAddresses) {
   options_.peers["a"] = {"10.0.0.1:7000", "10.0.0.2:7000"};
   Open();
