@@ -6,24 +6,9 @@
 # tasks the scheduler handed out, not times.
 # Usage (by Bazel): controller_bench_smoke_test.sh path/to/controller_bench
 set -uo pipefail
+source "$(dirname "$0")/smoke_lib.sh"
 
-bench="$1"
-work="${TEST_TMPDIR:?run me with bazel test}"
-scratch="$work/scratch"
-mkdir -p "$scratch"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-"$bench" all --quick --dir="$scratch" >"$work/out" 2>"$work/err"
-status=$?
-cat "$work/out"
-cat "$work/err" >&2
-[ "$status" -eq 0 ] || fail "controller_bench all --quick exited $status"
-
-number='[0-9]+(\.[0-9]+)?'
+smoke_run controller_bench all
 figure() {  # name target-regex
   grep -Eq "^FIGURE name=$1 value=$number target=$2 unit=[^ ]+ met=(yes|no|n/a)\$" \
     "$work/out" || fail "no well-formed FIGURE line for $1"
@@ -43,7 +28,5 @@ for weights in 1_1_1 2_1_1; do
   awk -v d="$deviation" 'BEGIN { exit !(d <= 0.10) }' ||
     fail "fairness with weights $weights: max deviation $deviation > 0.10"
 done
-[ "$(grep -c '^FIGURE ' "$work/out")" -eq 13 ] || fail "expected exactly 13 FIGURE lines"
-leftovers="$(ls -A "$scratch")"
-[ -z "$leftovers" ] || fail "scratch directory not removed: $leftovers"
-echo "PASS"
+smoke_expect_count FIGURE 13
+smoke_finish

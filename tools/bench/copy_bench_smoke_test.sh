@@ -5,34 +5,16 @@
 # Rates, ratios and memory are printed, never judged (no timed assertions).
 # Usage (by Bazel): copy_bench_smoke_test.sh path/to/copy_bench
 set -uo pipefail
+source "$(dirname "$0")/smoke_lib.sh"
 
-bench="$1"
-work="${TEST_TMPDIR:?run me with bazel test}"
-scratch="$work/scratch"
-mkdir -p "$scratch"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-"$bench" --quick --dir="$scratch" >"$work/out" 2>"$work/err"
-status=$?
-cat "$work/out"
-cat "$work/err" >&2
-[ "$status" -eq 0 ] || fail "copy_bench --quick exited $status"
-
-number='[0-9]+(\.[0-9]+)?'
+smoke_run copy_bench
 for name in big_vs_cp_sync small_vs_rsync small_vs_cp_a; do
-  grep -Eq "^RATIO name=$name ferry=$number baseline=$number ratio=$number\$" "$work/out" ||
-    fail "no RATIO line for $name"
+  smoke_expect_ratio "$name"
 done
 for name in big_vs_cp_sync small_vs_rsync small_vs_cp_a copyd_peak_rss_mb; do
   grep -Eq "^FIGURE name=$name value=$number target=(>=|<)$number unit=(x|MB) met=(yes|no)\$" \
     "$work/out" || fail "no FIGURE line for $name"
 done
-[ "$(grep -c '^RATIO ' "$work/out")" -eq 3 ] || fail "expected exactly 3 RATIO lines"
-[ "$(grep -c '^FIGURE ' "$work/out")" -eq 4 ] || fail "expected exactly 4 FIGURE lines"
-leftovers="$(ls -A "$scratch")"
-[ -z "$leftovers" ] || fail "scratch directory not removed: $leftovers"
-echo "PASS"
+smoke_expect_count RATIO 3
+smoke_expect_count FIGURE 4
+smoke_finish
