@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/grpc_status.h"
+#include "common/transfer_state.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/alarm.h"
@@ -27,11 +28,6 @@ grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
 }
 
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(100);
-
-bool IsTerminal(v1::TransferState state) {
-  return state == v1::TRANSFER_STATE_SUCCEEDED || state == v1::TRANSFER_STATE_FAILED ||
-         state == v1::TRANSFER_STATE_CANCELLED;
-}
 
 // Streams a transfer's events. Polls the manager every kWatchPoll (a point read), so
 // state changes and errors go out at once, while progress events go out at most every

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 #include "common/location.h"
+#include "common/transfer_state.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -29,11 +30,6 @@ constexpr absl::Duration kRateWindow = absl::Seconds(10);
 
 google::protobuf::Timestamp ToProto(absl::Time time) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
-}
-
-bool IsTerminal(v1::TransferState state) {
-  return state == v1::TRANSFER_STATE_SUCCEEDED || state == v1::TRANSFER_STATE_FAILED ||
-         state == v1::TRANSFER_STATE_CANCELLED;
 }
 
 absl::Status ValidateRequestId(const std::string& request_id) {

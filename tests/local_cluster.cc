@@ -3,6 +3,8 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+
+#include "common/transfer_state.h"
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -68,9 +70,7 @@ std::string RandomBytes(size_t size, uint64_t seed) {
 }
 
 bool IsTerminal(const v1::Transfer& transfer) {
-  return transfer.state() == v1::TRANSFER_STATE_SUCCEEDED ||
-         transfer.state() == v1::TRANSFER_STATE_FAILED ||
-         transfer.state() == v1::TRANSFER_STATE_CANCELLED;
+  return ferry::IsTerminal(transfer.state());
 }
 
 v1::CreateTransferRequest LocalCopyRequest(const std::string& request_id,

@@ -167,12 +167,6 @@ std::string StateName(ferry::v1::TransferState state) {
   return std::string(absl::StripPrefix(ferry::v1::TransferState_Name(state), kStatePrefix));
 }
 
-bool IsTerminal(ferry::v1::TransferState state) {
-  return state == ferry::v1::TRANSFER_STATE_SUCCEEDED ||
-         state == ferry::v1::TRANSFER_STATE_FAILED ||
-         state == ferry::v1::TRANSFER_STATE_CANCELLED;
-}
-
 std::string EnumFlagName(absl::string_view enum_value_name, absl::string_view prefix) {
   return absl::StrReplaceAll(absl::AsciiStrToLower(absl::StripPrefix(enum_value_name, prefix)),
                              {{"_", "-"}});

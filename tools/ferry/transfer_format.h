@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/transfer_state.h"
 #include "proto/copy_service.pb.h"
 
 namespace ferry::cli {
@@ -29,7 +30,6 @@ std::string FormatShortDuration(absl::Duration duration);
 
 // TRANSFER_STATE_SUCCEEDED -> "SUCCEEDED".
 std::string StateName(ferry::v1::TransferState state);
-bool IsTerminal(ferry::v1::TransferState state);
 
 // An enum value as written on the command line: OVERWRITE_POLICY_SKIP_IDENTICAL with
 // prefix "OVERWRITE_POLICY_" -> "skip-identical"; and back (empty when no such value).
