@@ -27,6 +27,8 @@ using testing::ReadAll;
 using testing::WalkAll;
 using testing::WriteFile;
 
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
 class ConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
   ConformanceTest() : fs_(testing::NewTestFileSystem(GetParam())) {}
@@ -141,7 +143,6 @@ TEST_P(ConformanceTest, WritableFileWritesTruncatesAndCloses) {
 }
 
 TEST_P(ConformanceTest, DataExtentsCoverDataAndSkipHoles) {
-  constexpr uint64_t kMiB = 1 << 20;
   absl::StatusOr<TempFile> t = fs().CreateTemp("sparse");
   ASSERT_TRUE(t.ok());
   ASSERT_TRUE(t->file->WriteAt(0, "head").ok());
@@ -167,6 +168,85 @@ TEST_P(ConformanceTest, DataExtentsCoverDataAndSkipHoles) {
   ASSERT_EQ(tail->size(), 1u);
   EXPECT_EQ((*tail)[0].offset, 3 * kMiB + 1);
   EXPECT_EQ((*tail)[0].length, 2u);
+}
+
+// Regions are 1 MiB-aligned and 64 KiB long, a multiple of any block size, so the POSIX
+// backend reports them as exactly as the fake does.
+constexpr uint64_t kBlock = 64 * 1024;
+
+// A file of `size` bytes with data exactly at `regions` (offset, written 'a'+i), the
+// rest holes: written with gaps, then truncated larger.
+absl::StatusOr<std::string> WriteSparse(FileSystem& fs, absl::string_view target,
+                                        const std::vector<uint64_t>& regions, uint64_t size) {
+  absl::StatusOr<TempFile> t = fs.CreateTemp(target);
+  if (!t.ok()) return t.status();
+  for (size_t i = 0; i < regions.size(); ++i) {
+    absl::Status s = t->file->WriteAt(regions[i], std::string(kBlock, 'a' + i));
+    if (!s.ok()) return s;
+  }
+  if (absl::Status s = t->file->Truncate(size); !s.ok()) return s;
+  if (absl::Status s = t->file->Close(); !s.ok()) return s;
+  return t->path;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Pairs(const std::vector<Extent>& extents) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const Extent& e : extents) out.emplace_back(e.offset, e.length);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> ExtentsOf(
+    FileSystem& fs, absl::string_view path, uint64_t offset, uint64_t length) {
+  absl::StatusOr<std::unique_ptr<ReadableFile>> file = fs.OpenForRead(path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<std::vector<Extent>> extents = (*file)->DataExtents(offset, length);
+  if (!extents.ok()) return extents.status();
+  return Pairs(*extents);
+}
+
+TEST_P(ConformanceTest, DataExtentsWithHolesAtStartMiddleAndEnd) {
+  absl::StatusOr<std::string> path = WriteSparse(fs(), "f", {kMiB, 3 * kMiB}, 6 * kMiB);
+  ASSERT_TRUE(path.ok()) << path.status();
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 0, 6 * kMiB),
+              ElementsAre(P{kMiB, kBlock}, P{3 * kMiB, kBlock}));
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 0, UINT64_MAX),
+              ElementsAre(P{kMiB, kBlock}, P{3 * kMiB, kBlock}));
+  // A window cuts the extents it overlaps.
+  EXPECT_THAT(*ExtentsOf(fs(), *path, kMiB + 100, 2 * kMiB),
+              ElementsAre(P{kMiB + 100, kBlock - 100}, P{3 * kMiB, 100}));
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 4 * kMiB, 2 * kMiB), IsEmpty());  // The end hole.
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 0, kMiB), IsEmpty());             // The start hole.
+  EXPECT_EQ(fs().Stat(*path)->size, 6 * kMiB);
+  const std::string data = *ReadAll(fs(), *path);
+  EXPECT_EQ(data.substr(0, kMiB), std::string(kMiB, '\0'));
+  EXPECT_EQ(data.substr(kMiB, kBlock), std::string(kBlock, 'a'));
+  EXPECT_EQ(data.substr(3 * kMiB, kBlock), std::string(kBlock, 'b'));
+  EXPECT_EQ(data.substr(5 * kMiB), std::string(kMiB, '\0'));
+}
+
+TEST_P(ConformanceTest, DataExtentsWithDataAtBothEnds) {
+  absl::StatusOr<std::string> path =
+      WriteSparse(fs(), "f", {0, 2 * kMiB - kBlock}, 2 * kMiB);
+  ASSERT_TRUE(path.ok()) << path.status();
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 0, 2 * kMiB),
+              ElementsAre(P{0, kBlock}, P{2 * kMiB - kBlock, kBlock}));
+}
+
+TEST_P(ConformanceTest, DataExtentsOfAFileThatIsAllHole) {
+  absl::StatusOr<std::string> path = WriteSparse(fs(), "f", {}, 4 * kMiB);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_THAT(*ExtentsOf(fs(), *path, 0, 4 * kMiB), IsEmpty());
+  EXPECT_EQ(*ReadAll(fs(), *path), std::string(4 * kMiB, '\0'));
+  // Cutting a file back into its data and growing it again leaves a hole there.
+  absl::StatusOr<std::string> cut = WriteSparse(fs(), "g", {0, kMiB}, kMiB / 2);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  auto file = fs().OpenForWrite(*cut);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Truncate(2 * kMiB).ok());
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), *cut, 0, 2 * kMiB), ElementsAre(P{0, kBlock}));
 }
 
 TEST_P(ConformanceTest, OpenOrCreateForWriteCreatesPrivateFileOrKeepsExisting) {
