@@ -24,7 +24,7 @@ constexpr std::array<absl::string_view, kNumOps> kOpNames = {
     "stat",   "walk",     "walk next", "open for read", "read",      "data extents",
     "fstat",  "create temp", "open for write", "write", "truncate", "fsync",
     "close",  "rename",   "sync dir",  "mkdir",         "remove",    "set mode",
-    "symlink", "statvfs", "open or create"};
+    "symlink", "statvfs", "open or create", "syncfs"};
 
 absl::string_view OpName(FaultOp op) { return kOpNames[static_cast<size_t>(op)]; }
 
@@ -121,6 +121,16 @@ struct FaultInjectionFileSystem::Shared {
     absl::MutexLock lock(&mu);
     unsynced_entries.erase(path);
     files.erase(path);
+  }
+
+  // After a SyncFileSystem: everything seen so far is durable.
+  void AllSynced() {
+    absl::MutexLock lock(&mu);
+    unsynced_entries.clear();
+    for (auto& [path, tracked] : files) {
+      tracked->synced_size = tracked->size;
+      tracked->dirty = false;
+    }
   }
 
   void DirSynced(absl::string_view dir) {
@@ -399,6 +409,13 @@ absl::Status FaultInjectionFileSystem::SyncDir(absl::string_view path) {
   if (absl::Status s = shared_->Hit(FaultOp::kSyncDir, {path}); !s.ok()) return s;
   absl::Status s = base_->SyncDir(path);
   if (s.ok()) shared_->DirSynced(path);
+  return s;
+}
+
+absl::Status FaultInjectionFileSystem::SyncFileSystem() {
+  if (absl::Status s = shared_->Hit(FaultOp::kSyncFileSystem, {""}); !s.ok()) return s;
+  absl::Status s = base_->SyncFileSystem();
+  if (s.ok()) shared_->AllSynced();
   return s;
 }
 

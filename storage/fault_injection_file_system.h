@@ -24,7 +24,8 @@
 //              (0 for a file created by CreateTemp or OpenOrCreateForWrite and never
 //              synced); remove entries created since their directory's last SyncDir
 //              (CreateTemp, OpenOrCreateForWrite, rename targets, CreateSymlink,
-//              directories made by MakeDirs), deepest first.
+//              directories made by MakeDirs), deepest first. After a successful
+//              SyncFileSystem it undoes nothing done before it.
 //      cannot: restore bytes overwritten in place below the synced size; bring back a
 //              file replaced by an unsynced rename or deleted by an unsynced Remove;
 //              undo SetModeAndMtime; drop anything the real page cache has already
@@ -69,6 +70,7 @@ enum class FaultOp {
   kCreateSymlink,
   kFreeSpace,
   kOpenOrCreateForWrite,
+  kSyncFileSystem,  // Path "" for path_prefix.
   kNumOps,  // Not an operation: the count of the above.
 };
 
@@ -109,6 +111,7 @@ class FaultInjectionFileSystem : public FileSystem {
   absl::Status Rename(absl::string_view from, absl::string_view to,
                       CommitMode mode) override;
   absl::Status SyncDir(absl::string_view path) override;
+  absl::Status SyncFileSystem() override;
   absl::Status MakeDirs(absl::string_view path, uint32_t mode) override;
   absl::Status Remove(absl::string_view path) override;
   absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,

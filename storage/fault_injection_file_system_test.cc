@@ -123,6 +123,38 @@ TEST_P(FaultInjectionTest, CrashRemovesRenameTargetWithoutDirSync) {
   EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("d"));
 }
 
+TEST_P(FaultInjectionTest, SyncFileSystemIsCountedAndFails) {
+  fs_.AddFault({FaultOp::kSyncFileSystem, "", FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  absl::Status failed = fs_.SyncFileSystem();
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("syncfs"));
+  EXPECT_TRUE(fs_.SyncFileSystem().ok());
+  EXPECT_EQ(fs_.Count(FaultOp::kSyncFileSystem), 2);
+  EXPECT_EQ(fs_.Count(FaultOp::kSync), 0);
+}
+
+// Nothing synced file by file or directory by directory, yet a crash after
+// SyncFileSystem keeps it all; a failed SyncFileSystem keeps nothing.
+TEST_P(FaultInjectionTest, CrashAfterSyncFileSystemKeepsEverything) {
+  ASSERT_TRUE(fs_.MakeDirs("d", 0755).ok());
+  absl::StatusOr<TempFile> t = fs_.CreateTemp("d/f");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "data").ok());
+  ASSERT_TRUE(t->file->Close().ok());
+  ASSERT_TRUE(fs_.Rename(t->path, "d/f", CommitMode::kNoReplace).ok());
+  auto grown = fs_.OpenOrCreateForWrite("d/g");
+  ASSERT_TRUE(grown.ok());
+  ASSERT_TRUE((*grown)->WriteAt(0, "grown").ok());
+  ASSERT_TRUE(fs_.SyncFileSystem().ok());
+  fs_.AddFault({FaultOp::kSyncFileSystem, "", FaultKind::kEio});
+  ASSERT_TRUE(fs_.CreateSymlink("f", "d/l").ok());
+  EXPECT_FALSE(fs_.SyncFileSystem().ok());
+  fs_.SimulateCrash();
+  EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("d", "d/f", "d/g"));
+  EXPECT_EQ(*ReadAll(fs_, "d/f"), "data");
+  EXPECT_EQ(*ReadAll(fs_, "d/g"), "grown");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultInjectionTest,
                          ::testing::Values(Backend::kPosix, Backend::kMem),
                          [](const auto& info) { return testing::BackendName(info.param); });

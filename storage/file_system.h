@@ -174,6 +174,19 @@ class FileSystem {
   // fsync of a directory, so a rename or create inside it survives a crash.
   virtual absl::Status SyncDir(absl::string_view path) = 0;
 
+  // Makes everything written so far under the root durable at once: the bytes and
+  // metadata of every file and every directory entry, as if each file had been Synced
+  // and each directory SyncDir'ed (POSIX: syncfs(2) of the file system holding the
+  // root, which also flushes whatever else lives on it). How a task of many small files
+  // commits cheaply: write them all, SyncFileSystem, rename them all, SyncFileSystem,
+  // instead of a Sync per file and a SyncDir per directory. Not covered: a file system
+  // mounted inside the root (use Sync and SyncDir there). Failure (UNAVAILABLE for EIO,
+  // RESOURCE_EXHAUSTED for ENOSPC/EDQUOT): a write-back error somewhere on the file
+  // system since this FileSystem was made, reported once, to the first call that sees
+  // it; anything written since the last successful SyncFileSystem may then be lost, so
+  // the caller redoes that work rather than only calling SyncFileSystem again.
+  virtual absl::Status SyncFileSystem() = 0;
+
   // mkdir -p with `mode` for directories it creates; OK if it already exists as a
   // directory; FAILED_PRECONDITION if a component is not a directory.
   virtual absl::Status MakeDirs(absl::string_view path, uint32_t mode) = 0;

@@ -444,6 +444,19 @@ TEST_P(ConformanceTest, SyncDirAndFreeSpace) {
   EXPECT_LE(space->available_bytes, space->total_bytes);
 }
 
+TEST_P(ConformanceTest, SyncFileSystemLeavesTheTreeAsItIs) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f"}).ok());
+  absl::StatusOr<TempFile> t = fs().CreateTemp("d/g");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "unsynced").ok());
+  EXPECT_TRUE(fs().SyncFileSystem().ok());
+  ASSERT_TRUE(t->file->Close().ok());
+  ASSERT_TRUE(fs().Rename(t->path, "d/g", CommitMode::kNoReplace).ok());
+  EXPECT_TRUE(fs().SyncFileSystem().ok());
+  EXPECT_THAT(*WalkAll(fs(), ""), ElementsAre("d", "d/f", "d/g", "d/l"));
+  EXPECT_EQ(*ReadAll(fs(), "d/g"), "unsynced");
+}
+
 // --- Walk ------------------------------------------------------------------------------
 
 const std::vector<std::string> kTree = {

@@ -517,6 +517,11 @@ absl::Status MemFileSystem::SyncDir(absl::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status MemFileSystem::SyncFileSystem() {
+  SyncAll();
+  return absl::OkStatus();
+}
+
 absl::Status MemFileSystem::MakeDirs(absl::string_view path, uint32_t mode) {
   if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
   absl::MutexLock lock(&state_->mu);

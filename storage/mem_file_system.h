@@ -19,7 +19,7 @@
 // the changed entry is synced. DropUnsyncedData() (a simulated crash) makes the live
 // tree equal to the durable one: unsynced bytes are gone, a file created but never
 // synced is empty, entries created after their directory's last SyncDir vanish and
-// entries removed since reappear. Operations that add nothing to a crash test (MakeDirs,
+// entries removed since reappear. SyncFileSystem makes the whole live tree durable. Operations that add nothing to a crash test (MakeDirs,
 // CreateSymlink, SetModeAndMtime, MakeSpecialFile) follow the same rules.
 //
 // Ownership: files and walkers share the tree with the FileSystem and may outlive it.
@@ -52,6 +52,8 @@ class MemFileSystem : public FileSystem {
   absl::Status Rename(absl::string_view from, absl::string_view to,
                       CommitMode mode) override;
   absl::Status SyncDir(absl::string_view path) override;
+  // As SyncAll.
+  absl::Status SyncFileSystem() override;
   absl::Status MakeDirs(absl::string_view path, uint32_t mode) override;
   absl::Status Remove(absl::string_view path) override;
   absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,

@@ -2,6 +2,9 @@
 // files. Shared semantics are tested against both backends in the conformance suite.
 #include "storage/mem_file_system.h"
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/path.h"
@@ -105,6 +108,42 @@ TEST(MemFileSystemCrashTest, SyncAllMakesEverythingDurable) {
   fs.SyncAll();
   fs.DropUnsyncedData();
   EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("a", "a/b", "a/b/f", "a/b/l"));
+}
+
+// copyd's commit of many small files: write all, one SyncFileSystem, rename all, one
+// SyncFileSystem; no Sync or SyncDir.
+TEST(MemFileSystemCrashTest, SyncFileSystemBeforeAndAfterRenamesCommitsATask) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("d/e", 0755).ok());
+  std::vector<TempFile> temps;
+  for (const char* target : {"d/a", "d/e/b"}) {
+    absl::StatusOr<TempFile> t = fs.CreateTemp(target);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t->file->WriteAt(0, target).ok());
+    ASSERT_TRUE(t->file->Close().ok());
+    temps.push_back(*std::move(t));
+  }
+  ASSERT_TRUE(fs.SyncFileSystem().ok());
+  ASSERT_TRUE(fs.Rename(temps[0].path, "d/a", CommitMode::kNoReplace).ok());
+  ASSERT_TRUE(fs.Rename(temps[1].path, "d/e/b", CommitMode::kNoReplace).ok());
+  ASSERT_TRUE(fs.SyncFileSystem().ok());
+  ASSERT_TRUE(fs.CreateTemp("d/late").ok());  // After the last sync: lost.
+  fs.DropUnsyncedData();
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("d", "d/a", "d/e", "d/e/b"));
+  EXPECT_EQ(*ReadAll(fs, "d/a"), "d/a");
+  EXPECT_EQ(*ReadAll(fs, "d/e/b"), "d/e/b");
+}
+
+TEST(MemFileSystemCrashTest, RenamesAfterTheLastSyncFileSystemAreLost) {
+  MemFileSystem fs;
+  absl::StatusOr<TempFile> t = fs.CreateTemp("f");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "data").ok());
+  ASSERT_TRUE(fs.SyncFileSystem().ok());
+  ASSERT_TRUE(fs.Rename(t->path, "f", CommitMode::kNoReplace).ok());
+  fs.DropUnsyncedData();
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre(t->path));
+  EXPECT_EQ(*ReadAll(fs, t->path), "data");
 }
 
 TEST(MemFileSystemTest, CapacityIsEnforcedAndReported) {

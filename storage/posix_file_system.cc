@@ -355,7 +355,8 @@ class PosixWalkDirectory : public WalkDirectory {
 
 class PosixFileSystem : public FileSystem {
  public:
-  explicit PosixFileSystem(UniqueFd root) : root_(std::move(root)) {}
+  PosixFileSystem(UniqueFd root, UniqueFd sync)
+      : root_(std::move(root)), sync_(std::move(sync)) {}
 
   absl::StatusOr<FileInfo> Stat(absl::string_view path) override {
     if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
@@ -453,6 +454,16 @@ class PosixFileSystem : public FileSystem {
       if (errno != EINTR) return ErrnoToStatus(errno, "sync dir", path);
     }
     return absl::OkStatus();
+  }
+
+  absl::Status SyncFileSystem() override {
+    if (sync_.valid()) return SyncFs(sync_.get());
+    // The root could not be opened for reading when this FileSystem was made: a fresh
+    // descriptor reports only write-back errors nobody has seen yet.
+    absl::StatusOr<UniqueFd> root =
+        OpenBeneath(root_.get(), "", O_RDONLY | O_DIRECTORY, "syncfs", "");
+    if (!root.ok()) return root.status();
+    return SyncFs(root->get());
   }
 
   absl::Status MakeDirs(absl::string_view path, uint32_t mode) override {
@@ -621,7 +632,18 @@ class PosixFileSystem : public FileSystem {
     return absl::OkStatus();
   }
 
+  static absl::Status SyncFs(int fd) {
+    while (syncfs(fd) != 0) {
+      if (errno != EINTR) return ErrnoToStatus(errno, "syncfs", "");
+    }
+    return absl::OkStatus();
+  }
+
   const UniqueFd root_;  // O_PATH|O_DIRECTORY; every lookup starts here.
+  // The root opened for reading (syncfs refuses O_PATH descriptors), or invalid. Kept
+  // open so syncfs reports every write-back error since this FileSystem was made, not
+  // only those after the call began (errors are sampled per open file, see syncfs(2)).
+  const UniqueFd sync_;
 };
 
 }  // namespace
@@ -632,7 +654,12 @@ absl::StatusOr<std::unique_ptr<FileSystem>> NewPosixFileSystem(const std::string
     fd = open(root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return ErrnoToStatus(errno, "open root", root_dir);
-  return std::unique_ptr<FileSystem>(new PosixFileSystem(UniqueFd(fd)));
+  UniqueFd root(fd);
+  // Best effort: without read permission on the root, SyncFileSystem opens it per call.
+  absl::StatusOr<UniqueFd> sync =
+      OpenBeneath(root.get(), "", O_RDONLY | O_DIRECTORY, "syncfs", "");
+  return std::unique_ptr<FileSystem>(new PosixFileSystem(
+      std::move(root), sync.ok() ? *std::move(sync) : UniqueFd()));
 }
 
 }  // namespace ferry::storage

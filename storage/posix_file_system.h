@@ -32,6 +32,11 @@
 // O_NOFOLLOW|O_NONBLOCK and is fstat-checked again, so a FIFO swapped in meanwhile
 // cannot hang the caller either.
 //
+// SyncFileSystem: syncfs(2) on the root, opened for reading once when the FileSystem is
+// made, so every write-back error on the file system since then is reported (once).
+// syncfs flushes the whole file system holding the root, not only the root's tree, and
+// not file systems mounted inside the root.
+//
 // Ownership: the FileSystem owns the root descriptor; each ReadableFile, WritableFile and
 // DirectoryWalker owns its own descriptors and may outlive the FileSystem.
 // Thread safety: the FileSystem is immutable after construction and safe for concurrent
