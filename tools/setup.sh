@@ -17,6 +17,7 @@ PACKAGES=(
   libgoogle-perftools-dev
   # Baseline of tools/bench/copy_bench (rsync -a against ferry's small-file copy).
   rsync
+  openssl  # the openssl CLI of tools/gen-certs.sh (mTLS certificates; //auth:tls_test)
   # tools/*.sh need nothing more than bash, coreutils, grep, sed, awk and find, which
   # every Debian system has (Essential: yes).
 )
