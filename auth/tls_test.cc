@@ -4,6 +4,7 @@
 #include "auth/tls.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <memory>
@@ -316,6 +317,21 @@ TEST_F(TlsTest, UnsafePlaintextWorksAndTheServerWarns) {
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.client_principal, kAnonymousPrincipal);
   EXPECT_EQ(result.server_principal.value_or(""), kAnonymousPrincipal);
+}
+
+TEST_F(TlsTest, GenCertsKeepsWhatItMadeAndKeysPrivate) {
+  absl::StatusOr<std::string> ca = harness::ReadFile(Path("ca.pem"));
+  absl::StatusOr<std::string> cert = harness::ReadFile(Path("a-copyd.pem"));
+  ASSERT_TRUE(ca.ok() && cert.ok());
+  absl::Status again = GenerateTestCerts(certs_->path(), {"--cluster", "a"});
+  ASSERT_TRUE(again.ok()) << again;
+  EXPECT_EQ(harness::ReadFile(Path("ca.pem")).value_or(""), *ca);
+  EXPECT_EQ(harness::ReadFile(Path("a-copyd.pem")).value_or(""), *cert);
+  for (const char* key : {"ca.key", "a-copyd.key", "user-alice-expired.key"}) {
+    struct stat info;
+    ASSERT_EQ(stat(Path(key).c_str(), &info), 0) << key;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << key;
+  }
 }
 
 TEST_F(TlsTest, MissingFileIsNamedWithItsFlag) {

@@ -60,7 +60,8 @@ command -v openssl >/dev/null || die "the openssl command is missing (tools/setu
 
 umask 077
 mkdir -p "$dir"
-work=$(mktemp -d "${TMPDIR:-/tmp}/gen-certs.XXXXXX")
+# Inside DIR, so that moving a finished file into place is a rename on one file system.
+work=$(mktemp -d "$dir/.gen-certs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 ca=ca suffix=""
