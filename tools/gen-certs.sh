@@ -33,8 +33,8 @@ set -euo pipefail
 usage() { sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 die() { echo "gen-certs.sh: $*" >&2; exit 2; }
 
-# Names become file names and URI path segments: letters, digits, '-', '_', '.' only,
-# starting with a letter or digit (the same rule as auth/principal.h).
+# Names become URI path segments and file names: auth/principal.h's rule (1 to 64 of
+# letters, digits, '-', '_', '.'), and a letter or digit first, as they name files.
 check_name() {
   [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] || die "bad $1 name '$2'"
 }
