@@ -36,7 +36,7 @@ die() { echo "gen-certs.sh: $*" >&2; exit 2; }
 # Names become URI path segments and file names: auth/principal.h's rule (1 to 64 of
 # letters, digits, '-', '_', '.'), and a letter or digit first, as they name files.
 check_name() {
-  [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] || die "bad $1 name '$2'"
+  [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "bad $1 name '$2'"
 }
 
 dir="" days=30 expired=0 other_ca=0
