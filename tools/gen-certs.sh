@@ -154,8 +154,9 @@ make_cert() {  # make_cert BASENAME URI-or-empty
   local name=$1$suffix san="IP:127.0.0.1,DNS:localhost"
   [[ -n "$2" ]] && san="URI:$2,$san"
   usable "$name" && return 0
+  # The CN is only a label (X.509 caps it at 64 characters); the URI SAN is the identity.
   new_key "$work/leaf.key"
-  quiet openssl req -new -key "$work/leaf.key" -out "$work/leaf.csr" -subj "/O=ferry/CN=$1"
+  quiet openssl req -new -key "$work/leaf.key" -out "$work/leaf.csr" -subj "/O=ferry/CN=${1:0:64}"
   sign "$work/leaf.csr" "$work/leaf.pem" "$san"
   install_file "$work/leaf.key" "$name.key" 600
   install_file "$work/leaf.pem" "$name.pem" 644
