@@ -24,7 +24,7 @@ constexpr std::array<absl::string_view, kNumOps> kOpNames = {
     "stat",   "walk",     "walk next", "open for read", "read",      "data extents",
     "fstat",  "create temp", "open for write", "write", "truncate", "fsync",
     "close",  "rename",   "sync dir",  "mkdir",         "remove",    "set mode",
-    "symlink", "statvfs", "open or create", "syncfs"};
+    "symlink", "statvfs", "open or create", "syncfs", "copy"};
 
 absl::string_view OpName(FaultOp op) { return kOpNames[static_cast<size_t>(op)]; }
 
@@ -52,13 +52,17 @@ struct FaultInjectionFileSystem::Shared {
   std::map<std::string, std::shared_ptr<Tracked>> files ABSL_GUARDED_BY(mu);
   std::set<std::string> unsynced_entries ABSL_GUARDED_BY(mu);
 
-  // Counts the call; returns the injected failure if a rule matches one of `paths`.
+  // Counts the call as `op`; returns the injected failure if a rule for `op` (or for
+  // `also`) matches one of `paths`.
   absl::Status Hit(FaultOp op, std::initializer_list<absl::string_view> paths,
-                   FaultKind* kind = nullptr) {
+                   FaultKind* kind = nullptr, FaultOp also = FaultOp::kNumOps) {
     absl::MutexLock lock(&mu);
     ++counts[static_cast<size_t>(op)];
     for (FaultRule& rule : rules) {
-      if (rule.op != op || rule.times == 0 || !AnyHasPrefix(paths, rule.path_prefix)) continue;
+      if ((rule.op != op && rule.op != also) || rule.times == 0 ||
+          !AnyHasPrefix(paths, rule.path_prefix)) {
+        continue;
+      }
       if (rule.skip > 0) {
         --rule.skip;
         continue;
@@ -185,6 +189,12 @@ class FaultReadableFile : public ReadableFile {
     return base_->DataExtents(offset, length);
   }
 
+  // For a CopyFrom reading this file: its read faults, then the file it wraps.
+  absl::StatusOr<ReadableFile*> EnterForCopy() {
+    if (absl::Status s = Enter(FaultOp::kRead); !s.ok()) return s;
+    return base_.get();
+  }
+
  private:
   absl::Status Enter(FaultOp op) { return shared_->Enter(op, path_, generation_); }
 
@@ -231,6 +241,28 @@ class FaultWritableFile : public WritableFile {
   absl::Status Close() override {
     if (absl::Status s = Enter(FaultOp::kClose); !s.ok()) return s;
     return base_->Close();
+  }
+
+  absl::StatusOr<uint64_t> CopyFrom(ReadableFile& source, uint64_t source_offset,
+                                    uint64_t offset, uint64_t length) override {
+    FaultKind kind = FaultKind::kEio;
+    absl::Status injected = shared_->Hit(FaultOp::kCopyFrom, {path_}, &kind, FaultOp::kWrite);
+    if (absl::Status s = shared_->CheckAlive(generation_, FaultOp::kCopyFrom, path_);
+        !s.ok()) {
+      return s;
+    }
+    if (!injected.ok() && kind != FaultKind::kShortWrite) return injected;
+    if (!injected.ok()) length /= 2;
+    ReadableFile* from = &source;
+    if (auto* wrapped = dynamic_cast<FaultReadableFile*>(&source); wrapped != nullptr) {
+      absl::StatusOr<ReadableFile*> unwrapped = wrapped->EnterForCopy();
+      if (!unwrapped.ok()) return unwrapped.status();
+      from = *unwrapped;
+    }
+    absl::StatusOr<uint64_t> copied = base_->CopyFrom(*from, source_offset, offset, length);
+    if (copied.ok() && *copied > 0) Grew(offset + *copied);
+    if (!injected.ok()) return injected;
+    return copied;
   }
 
  private:

@@ -9,7 +9,10 @@
 // the path is the one the object was opened with, for Rename either side. `skip` lets
 // that many matching calls through first, `times` limits how many fail (-1: all). The
 // failed call does nothing else (except the short write's first half), so a test sees
-// exactly what the caller left behind.
+// exactly what the caller left behind. WritableFile::CopyFrom matches kCopyFrom and
+// kWrite rules of its destination (a short write copies the first half of the range),
+// and, when its source was opened through a wrapper, kRead rules of the source; it then
+// hands the unwrapped source to the base, so a POSIX base still copies in the kernel.
 //
 // Counting: every call through the wrapper (including failed ones) is counted per
 // operation, so tests can assert that something was or was not attempted.
@@ -71,6 +74,7 @@ enum class FaultOp {
   kFreeSpace,
   kOpenOrCreateForWrite,
   kSyncFileSystem,  // Path "" for path_prefix.
+  kCopyFrom,        // WritableFile::CopyFrom; kWrite rules apply to it too.
   kNumOps,  // Not an operation: the count of the above.
 };
 

@@ -155,6 +155,44 @@ TEST_P(FaultInjectionTest, CrashAfterSyncFileSystemKeepsEverything) {
   EXPECT_EQ(*ReadAll(fs_, "d/g"), "grown");
 }
 
+TEST_P(FaultInjectionTest, CopyFromIsCountedAndWriteAndReadFaultsApply) {
+  ASSERT_TRUE(WriteFile(fs_, "src", "abcdefgh").ok());
+  auto source = fs_.OpenForRead("src");
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> dst = fs_.CreateTemp("dst");
+  ASSERT_TRUE(dst.ok());
+  const int64_t writes_before = fs_.Count(FaultOp::kWrite);
+  fs_.AddFault({FaultOp::kWrite, dst->path, FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  absl::StatusOr<uint64_t> failed = dst->file->CopyFrom(**source, 0, 0, 8);
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("copy"));
+  fs_.AddFault({FaultOp::kCopyFrom, "", FaultKind::kShortWrite, /*skip=*/0, /*times=*/1});
+  EXPECT_EQ(dst->file->CopyFrom(**source, 0, 0, 8).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(*ReadAll(*base_, dst->path), "abcd");  // Half the range landed.
+  fs_.AddFault({FaultOp::kRead, "src", FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  EXPECT_EQ(dst->file->CopyFrom(**source, 0, 0, 8).status().code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 0, 0, 8), 8u);
+  EXPECT_EQ(*ReadAll(*base_, dst->path), "abcdefgh");
+  EXPECT_EQ(fs_.Count(FaultOp::kCopyFrom), 4);
+  EXPECT_EQ(fs_.Count(FaultOp::kWrite), writes_before);  // Counted as copies only.
+}
+
+TEST_P(FaultInjectionTest, CrashDropsUnsyncedCopiedBytes) {
+  ASSERT_TRUE(WriteFile(fs_, "src", "copied").ok());
+  ASSERT_TRUE(WriteFile(fs_, "dst", "kept").ok());
+  auto source = fs_.OpenForRead("src");
+  auto dest = fs_.OpenForWrite("dst");
+  ASSERT_TRUE(source.ok() && dest.ok());
+  EXPECT_EQ(*(*dest)->CopyFrom(**source, 0, 4, 6), 6u);
+  EXPECT_EQ(*ReadAll(fs_, "dst"), "keptcopied");
+  fs_.SimulateCrash();
+  EXPECT_EQ(*ReadAll(fs_, "dst"), "kept");
+  EXPECT_EQ((*dest)->CopyFrom(**source, 0, 0, 1).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultInjectionTest,
                          ::testing::Values(Backend::kPosix, Backend::kMem),
                          [](const auto& info) { return testing::BackendName(info.param); });

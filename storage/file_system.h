@@ -88,6 +88,41 @@ class WritableFile {
   virtual absl::Status Sync() = 0;
   // Closes the descriptor; reports errors a delayed write may surface. Idempotent.
   virtual absl::Status Close() = 0;
+
+  // Copies up to `length` bytes of `source` starting at `source_offset` into this file
+  // at `offset`; returns how many were copied, fewer than `length` only where the source
+  // ends (its size is read once, at the start). Afterwards the destination range reads
+  // as the source range did, and the file is at least `offset` + that count long (never
+  // shortened). Holes are kept: only the source's data extents (DataExtents) are read
+  // and written; over a source hole the destination is left a hole (punched where it
+  // held data, extended without writing where it was shorter). The POSIX backend copies
+  // in the kernel (copy_file_range(2)) when `source` is a POSIX file too, else through a
+  // buffer; the default, for wrappers, reads and writes through this file's WriteAt and
+  // writes zeros over holes. Errors as ReadAt (the source) and WriteAt (this file);
+  // INVALID_ARGUMENT if `offset` + the count passes the largest file offset. After an
+  // error the destination range holds an unspecified mix. If the source changes during
+  // the copy, or is this same file with an overlapping range, the result is unspecified.
+  virtual absl::StatusOr<uint64_t> CopyFrom(ReadableFile& source, uint64_t source_offset,
+                                            uint64_t offset, uint64_t length);
+
+ protected:
+  // The copy loop every implementation shares (and the default CopyFrom): walks the
+  // source's data extents, 1 GiB of the source at a time so memory stays bounded,
+  // calling CopyData for each data extent, ClearRange for each hole, and ExtendTo when
+  // the range ends in a hole.
+  absl::StatusOr<uint64_t> CopyExtents(ReadableFile& source, uint64_t source_offset,
+                                       uint64_t offset, uint64_t length);
+  // Copies one data extent; returns the count, fewer than `length` only where the
+  // source ends. Default: ReadAt and WriteAt through a buffer of at most 256 KiB.
+  virtual absl::StatusOr<uint64_t> CopyData(ReadableFile& source, uint64_t source_offset,
+                                            uint64_t offset, uint64_t length);
+  // Makes [offset, offset + length) read as zeros where it lies within the file.
+  // Default: writes zeros over all of it (growing the file); backends punch a hole.
+  virtual absl::Status ClearRange(uint64_t offset, uint64_t length);
+  // Grows the file to at least `size` bytes (never shrinks it: another handle may be
+  // growing the same file), after a hole at its end was cleared. Default: writes a zero
+  // byte at `size` - 1.
+  virtual absl::Status ExtendTo(uint64_t size);
 };
 
 // A streaming, depth-first, pre-order walk in byte-wise sorted order of names, so the

@@ -249,6 +249,100 @@ TEST_P(ConformanceTest, DataExtentsOfAFileThatIsAllHole) {
   EXPECT_THAT(*ExtentsOf(fs(), *cut, 0, 2 * kMiB), ElementsAre(P{0, kBlock}));
 }
 
+// --- CopyFrom --------------------------------------------------------------------------
+
+// A new temporary file beside `target`, open for writing.
+absl::StatusOr<TempFile> Fresh(FileSystem& fs, absl::string_view target) {
+  return fs.CreateTemp(target);
+}
+
+TEST_P(ConformanceTest, CopyFromCopiesARangeAndStopsAtTheSourceEnd) {
+  ASSERT_TRUE(WriteFile(fs(), "src", "0123456789").ok());
+  auto source = fs().OpenForRead("src");
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> dst = Fresh(fs(), "dst");
+  ASSERT_TRUE(dst.ok());
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 2, 0, 5), 5u);
+  EXPECT_EQ(*ReadAll(fs(), dst->path), "23456");
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 8, 10, 100), 2u);  // Short: the source ends.
+  EXPECT_EQ(*ReadAll(fs(), dst->path), std::string("23456\0\0\0\0\089", 12));
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 10, 0, 5), 0u);
+  EXPECT_EQ(*dst->file->CopyFrom(**source, UINT64_MAX, 0, UINT64_MAX), 0u);
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 0, 0, 0), 0u);
+  EXPECT_EQ(dst->file->CopyFrom(**source, 0, UINT64_MAX - 4, 8).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ReadAll(fs(), dst->path), std::string("23456\0\0\0\0\089", 12));
+  ASSERT_TRUE(dst->file->Close().ok());
+  EXPECT_EQ(dst->file->CopyFrom(**source, 0, 0, 1).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST_P(ConformanceTest, CopyFromKeepsHoles) {
+  absl::StatusOr<std::string> src = WriteSparse(fs(), "src", {kMiB, 3 * kMiB}, 6 * kMiB);
+  ASSERT_TRUE(src.ok()) << src.status();
+  auto source = fs().OpenForRead(*src);
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> whole = Fresh(fs(), "whole");
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(*whole->file->CopyFrom(**source, 0, 0, UINT64_MAX), 6 * kMiB);
+  EXPECT_EQ(fs().Stat(whole->path)->size, 6 * kMiB);  // The trailing hole counts.
+  EXPECT_EQ(*ExtentsOf(fs(), whole->path, 0, UINT64_MAX), *ExtentsOf(fs(), *src, 0, UINT64_MAX));
+  EXPECT_EQ(*ReadAll(fs(), whole->path), *ReadAll(fs(), *src));
+  // A range that starts in data and ends in a hole, placed elsewhere.
+  absl::StatusOr<TempFile> part = Fresh(fs(), "part");
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(*part->file->CopyFrom(**source, kMiB, 2 * kMiB, 3 * kMiB), 3 * kMiB);
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), part->path, 0, UINT64_MAX),
+              ElementsAre(P{2 * kMiB, kBlock}, P{4 * kMiB, kBlock}));
+  EXPECT_EQ(fs().Stat(part->path)->size, 5 * kMiB);
+}
+
+TEST_P(ConformanceTest, CopyFromOverDataLeavesZerosAndHolesWhereTheSourceHasHoles) {
+  absl::StatusOr<std::string> src = WriteSparse(fs(), "src", {kMiB}, 3 * kMiB);
+  ASSERT_TRUE(src.ok()) << src.status();
+  auto source = fs().OpenForRead(*src);
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> dst = Fresh(fs(), "dst");
+  ASSERT_TRUE(dst.ok());
+  ASSERT_TRUE(dst->file->WriteAt(0, std::string(4 * kMiB, 'x')).ok());
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 0, 0, 3 * kMiB), 3 * kMiB);
+  const std::string data = *ReadAll(fs(), dst->path);
+  EXPECT_EQ(data.substr(0, 3 * kMiB), *ReadAll(fs(), *src));
+  EXPECT_EQ(data.substr(3 * kMiB), std::string(kMiB, 'x'));  // Never shortened.
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), dst->path, 0, UINT64_MAX),
+              ElementsAre(P{kMiB, kBlock}, P{3 * kMiB, kMiB}));
+}
+
+TEST_P(ConformanceTest, CopyFromWithinOneFile) {
+  ASSERT_TRUE(WriteFile(fs(), "f", "abcd").ok());
+  auto source = fs().OpenForRead("f");
+  auto dest = fs().OpenForWrite("f");
+  ASSERT_TRUE(source.ok() && dest.ok());
+  EXPECT_EQ(*(*dest)->CopyFrom(**source, 0, 6, 4), 4u);
+  EXPECT_EQ(*ReadAll(fs(), "f"), std::string("abcd\0\0abcd", 10));
+}
+
+// The source of one backend, the destination of another: copied through a buffer.
+TEST_P(ConformanceTest, CopyFromAnotherImplementation) {
+  const Backend other = GetParam() == Backend::kPosix ? Backend::kMem : Backend::kPosix;
+  std::unique_ptr<FileSystem> elsewhere = testing::NewTestFileSystem(other);
+  absl::StatusOr<std::string> src = WriteSparse(*elsewhere, "src", {0, 2 * kMiB}, 4 * kMiB);
+  ASSERT_TRUE(src.ok()) << src.status();
+  auto source = elsewhere->OpenForRead(*src);
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> dst = Fresh(fs(), "dst");
+  ASSERT_TRUE(dst.ok());
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 0, 0, 4 * kMiB), 4 * kMiB);
+  // Extents first: POSIX reports the block that extended the file over its trailing
+  // hole as data once a read has brought it into the page cache.
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(*ExtentsOf(fs(), dst->path, 0, UINT64_MAX),
+              ElementsAre(P{0, kBlock}, P{2 * kMiB, kBlock}));
+  EXPECT_EQ(*ReadAll(fs(), dst->path), *ReadAll(*elsewhere, *src));
+}
+
 TEST_P(ConformanceTest, OpenOrCreateForWriteCreatesPrivateFileOrKeepsExisting) {
   ASSERT_TRUE(BuildTree(fs(), {"d/", "d/old=0123456789"}).ok());
   auto created = fs().OpenOrCreateForWrite("d/new");

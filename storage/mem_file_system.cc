@@ -63,6 +63,22 @@ class ExtentMap {
     return removed;
   }
 
+  // Drops [start, end); returns how many bytes were uncovered.
+  uint64_t Punch(uint64_t start, uint64_t end) {
+    uint64_t removed = 0;
+    auto it = ranges_.upper_bound(start);
+    if (it != ranges_.begin() && std::prev(it)->second > start) --it;
+    while (it != ranges_.end() && it->first < end) {
+      const uint64_t s = it->first, e = it->second;
+      it = ranges_.erase(it);
+      // What sticks out either side stays; neither insertion lands at or after `it`.
+      if (s < start) ranges_[s] = start;
+      if (e > end) ranges_[end] = e;
+      removed += std::min(e, end) - std::max(s, start);
+    }
+    return removed;
+  }
+
   std::vector<Extent> Within(uint64_t start, uint64_t end) const {
     std::vector<Extent> out;
     auto it = ranges_.upper_bound(start);
@@ -309,6 +325,40 @@ class MemWritableFile : public WritableFile {
   absl::Status Close() override {
     absl::MutexLock lock(&state_->mu);
     closed_ = true;
+    return absl::OkStatus();
+  }
+
+  // Reads and writes through a buffer (the default CopyData): the source may be any
+  // implementation, and may be a file of this same fake, so no lock is held meanwhile.
+  absl::StatusOr<uint64_t> CopyFrom(ReadableFile& source, uint64_t source_offset,
+                                    uint64_t offset, uint64_t length) override {
+    {
+      absl::MutexLock lock(&state_->mu);
+      if (absl::Status s = CheckOpen("copy"); !s.ok()) return s;
+    }
+    return CopyExtents(source, source_offset, offset, length);
+  }
+
+ protected:
+  absl::Status ClearRange(uint64_t offset, uint64_t length) override {
+    absl::MutexLock lock(&state_->mu);
+    if (absl::Status s = CheckOpen("copy"); !s.ok()) return s;
+    Content& c = node_->live;
+    if (offset >= c.data.size()) return absl::OkStatus();
+    const uint64_t stop = std::min<uint64_t>(offset + length, c.data.size());
+    state_->used -= c.extents.Punch(offset, stop);
+    std::fill(c.data.begin() + offset, c.data.begin() + stop, '\0');
+    c.mtime_ns = NowNs();
+    return absl::OkStatus();
+  }
+
+  absl::Status ExtendTo(uint64_t size) override {
+    absl::MutexLock lock(&state_->mu);
+    if (absl::Status s = CheckOpen("copy"); !s.ok()) return s;
+    if (size > kMaxFileBytes) return ErrnoToStatus(EFBIG, "copy", path_);
+    Content& c = node_->live;
+    if (c.data.size() < size) c.data.resize(size, '\0');  // A hole: no extent.
+    c.mtime_ns = NowNs();
     return absl::OkStatus();
   }
 

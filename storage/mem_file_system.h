@@ -7,7 +7,7 @@
 // directory is FAILED_PRECONDITION, a directory into its own subtree INVALID_ARGUMENT),
 // symlinks never followed (a symlink used as a directory is INVALID_ARGUMENT "symlink in
 // path"), sparse files (DataExtents reports the written regions; Truncate extends with a
-// hole), the same walk order and cursors (TreeWalker). Permission bits are stored but
+// hole; CopyFrom reads and writes the source's data extents and punches its holes), the same walk order and cursors (TreeWalker). Permission bits are stored but
 // never enforced, like POSIX for root; FreeSpace reports a configurable capacity that
 // writes consume, so RESOURCE_EXHAUSTED can be provoked.
 //

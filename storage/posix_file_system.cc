@@ -38,6 +38,8 @@ constexpr long kSysFchmodat2 = 452;
 constexpr int kMaxTempAttempts = 8;
 // No file extends past the largest off_t: offsets beyond it are past end of file.
 constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+// One copy_file_range call at most (the kernel caps a call near 2 GiB anyway).
+constexpr uint64_t kMaxKernelCopy = uint64_t{1} << 30;
 
 // The end of [offset, offset + length) clamped to kMaxOffset, without overflow.
 uint64_t ClampedEnd(uint64_t offset, uint64_t length) {
@@ -184,6 +186,9 @@ class PosixReadableFile : public ReadableFile {
     return InfoFromStat(st, path_);
   }
 
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+
   absl::StatusOr<std::vector<Extent>> DataExtents(uint64_t offset,
                                                   uint64_t length) override {
     const uint64_t end = ClampedEnd(offset, length);
@@ -257,7 +262,99 @@ class PosixWritableFile : public WritableFile {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<uint64_t> CopyFrom(ReadableFile& source, uint64_t source_offset,
+                                    uint64_t offset, uint64_t length) override {
+    if (absl::Status s = CheckOpen("copy"); !s.ok()) return s;
+    // copy_file_range needs both descriptors: any other source goes through a buffer.
+    kernel_source_ = dynamic_cast<PosixReadableFile*>(&source);
+    absl::StatusOr<uint64_t> copied = CopyExtents(source, source_offset, offset, length);
+    kernel_source_ = nullptr;
+    return copied;
+  }
+
+ protected:
+  absl::StatusOr<uint64_t> CopyData(ReadableFile& source, uint64_t source_offset,
+                                    uint64_t offset, uint64_t length) override {
+    uint64_t done = 0;
+    while (kernel_source_ != nullptr && done < length) {
+      loff_t in = static_cast<loff_t>(source_offset + done);
+      loff_t out = static_cast<loff_t>(offset + done);
+      const ssize_t n = copy_file_range(kernel_source_->fd(), &in, fd_.get(), &out,
+                                        std::min(length - done, kMaxKernelCopy), 0);
+      if (n > 0) {
+        done += static_cast<uint64_t>(n);
+      } else if (n == 0) {
+        return done;  // The source ended.
+      } else if (errno == EINTR) {
+        continue;
+      } else if (KernelCopyUnsupported(errno)) {
+        kernel_source_ = nullptr;  // Not between these two files: buffer from now on.
+      } else {
+        return ErrnoToStatus(errno, "copy", absl::StrCat(kernel_source_->path(), " -> ", path_));
+      }
+    }
+    if (done == length) return done;
+    absl::StatusOr<uint64_t> rest =
+        WritableFile::CopyData(source, source_offset + done, offset + done, length - done);
+    if (!rest.ok()) return rest.status();
+    return done + *rest;
+  }
+
+  absl::Status ClearRange(uint64_t offset, uint64_t length) override {
+    absl::StatusOr<uint64_t> size = Size();
+    if (!size.ok()) return size.status();
+    if (offset >= *size) return absl::OkStatus();
+    return PunchData(offset, std::min(offset + length, *size));
+  }
+
+  // fallocate of the last byte leaves one unwritten block, which reads as zeros and
+  // SEEK_DATA reports as a hole (until that page is read into the page cache); where
+  // fallocate is unsupported, a zero byte is written there instead.
+  absl::Status ExtendTo(uint64_t size) override {
+    absl::StatusOr<uint64_t> now = Size();
+    if (!now.ok()) return now.status();
+    if (*now >= size) return absl::OkStatus();
+    while (fallocate(fd_.get(), 0, static_cast<off_t>(size - 1), 1) != 0) {
+      if (errno == EINTR) continue;
+      if (errno == EOPNOTSUPP || errno == ENOSYS) return WritableFile::ExtendTo(size);
+      return ErrnoToStatus(errno, "extend", path_);
+    }
+    return absl::OkStatus();
+  }
+
  private:
+  // copy_file_range cannot copy between these two files (other file systems, a kernel
+  // or file system without it, the same file): copy through a buffer instead.
+  static bool KernelCopyUnsupported(int err) {
+    return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+  }
+
+  // Punches [start, end) where it holds data; a range that is a hole already (a fresh
+  // temporary file) costs one lseek and no journal work. Zeros are written where
+  // punching is unsupported.
+  absl::Status PunchData(uint64_t start, uint64_t end) {
+    const off_t data = lseek(fd_.get(), static_cast<off_t>(start), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) return absl::OkStatus();  // No data from start on.
+    if (data < 0 && errno != EINVAL) return ErrnoToStatus(errno, "seek data", path_);
+    if (data >= 0 && static_cast<uint64_t>(data) >= end) return absl::OkStatus();
+    const uint64_t from = data < 0 ? start : static_cast<uint64_t>(data);
+    while (fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     static_cast<off_t>(from), static_cast<off_t>(end - from)) != 0) {
+      if (errno == EINTR) continue;
+      if (errno == EOPNOTSUPP || errno == ENOSYS) {
+        return WritableFile::ClearRange(from, end - from);
+      }
+      return ErrnoToStatus(errno, "punch hole", path_);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Size() const {
+    struct stat st;
+    if (absl::Status s = Fstat(fd_.get(), &st, "copy", path_); !s.ok()) return s;
+    return static_cast<uint64_t>(st.st_size);
+  }
+
   absl::Status CheckOpen(absl::string_view op) const {
     if (fd_.valid()) return absl::OkStatus();
     return absl::FailedPreconditionError(
@@ -266,6 +363,7 @@ class PosixWritableFile : public WritableFile {
 
   UniqueFd fd_;
   std::string path_;
+  PosixReadableFile* kernel_source_ = nullptr;  // During CopyFrom, if copy_file_range may do.
 };
 
 // --- Walk ------------------------------------------------------------------------------

@@ -32,6 +32,12 @@
 // O_NOFOLLOW|O_NONBLOCK and is fstat-checked again, so a FIFO swapped in meanwhile
 // cannot hang the caller either.
 //
+// WritableFile::CopyFrom: copy_file_range(2) per data extent of the source when it is a
+// file of this backend too (no copy through user space), otherwise, and on EXDEV, EINVAL,
+// ENOSYS or EOPNOTSUPP, pread/pwrite through a buffer; holes over existing data are
+// punched (fallocate PUNCH_HOLE), and the file is grown over a trailing hole by fallocate
+// of its last byte, never by ftruncate (another handle may be growing the same file).
+//
 // SyncFileSystem: syncfs(2) on the root, opened for reading once when the FileSystem is
 // made, so every write-back error on the file system since then is reported (once).
 // syncfs flushes the whole file system holding the root, not only the root's tree, and

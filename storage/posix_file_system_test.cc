@@ -220,6 +220,47 @@ TEST_F(PosixFileSystemTest, CreateSymlinkStoresTextVerbatim) {
   EXPECT_EQ(fs_->CreateSymlink("x", "l").code(), StatusCode::kFailedPrecondition);
 }
 
+// Between two file systems copy_file_range fails with EXDEV: CopyFrom falls back to a
+// buffer and still keeps the holes.
+TEST_F(PosixFileSystemTest, CopyFromAcrossFileSystemsFallsBackAndKeepsHoles) {
+  char shm_template[] = "/dev/shm/ferry-copy-XXXXXX";
+  if (mkdtemp(shm_template) == nullptr) GTEST_SKIP() << "no /dev/shm here";
+  const std::string other_root = shm_template;
+  struct stat here, there;
+  ASSERT_EQ(stat(root_.c_str(), &here), 0);
+  ASSERT_EQ(stat(other_root.c_str(), &there), 0);
+  if (here.st_dev == there.st_dev) {
+    EXPECT_EQ(rmdir(other_root.c_str()), 0);
+    GTEST_SKIP() << "/dev/shm is on the same file system as the test's root";
+  }
+  absl::StatusOr<std::unique_ptr<FileSystem>> other = NewPosixFileSystem(other_root);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const off_t mib = 1 << 20;
+  const int fd = open((other_root + "/src").c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string block(64 * 1024, 'q');
+  EXPECT_EQ(pwrite(fd, block.data(), block.size(), mib), static_cast<ssize_t>(block.size()));
+  EXPECT_EQ(ftruncate(fd, 3 * mib), 0);
+  close(fd);
+  auto source = (*other)->OpenForRead("src");
+  ASSERT_TRUE(source.ok());
+  absl::StatusOr<TempFile> dst = fs_->CreateTemp("dst");
+  ASSERT_TRUE(dst.ok());
+  EXPECT_EQ(*dst->file->CopyFrom(**source, 0, 0, 3 * mib), uint64_t{3 * mib});
+  auto copied = fs_->OpenForRead(dst->path);
+  ASSERT_TRUE(copied.ok());
+  auto extents = (*copied)->DataExtents(0, 3 * mib);
+  ASSERT_TRUE(extents.ok());
+  ASSERT_EQ(extents->size(), 1u);
+  EXPECT_EQ((*extents)[0].offset, uint64_t{mib});
+  EXPECT_EQ((*extents)[0].length, block.size());
+  std::string read_back(block.size(), '\0');
+  EXPECT_EQ(*(*copied)->ReadAt(mib, read_back.data(), read_back.size()), block.size());
+  EXPECT_EQ(read_back, block);
+  EXPECT_EQ(unlink((other_root + "/src").c_str()), 0);
+  EXPECT_EQ(rmdir(other_root.c_str()), 0);
+}
+
 TEST_F(PosixFileSystemTest, WritableFileLifecycle) {
   RawWriteFile(Abs("f"), "0123456789");
   auto file = fs_->OpenForWrite("f");
