@@ -104,6 +104,11 @@ absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
 
 // ---------------------------------------------------------------- remote
 
+DataChannels::DataChannels() : DataChannels(grpc::InsecureChannelCredentials()) {}
+
+DataChannels::DataChannels(std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : credentials_(std::move(credentials)) {}
+
 DataChannels::DataChannels(std::unique_ptr<v1::DataService::StubInterface> stub)
     : fixed_(std::move(stub)) {}
 
@@ -115,9 +120,8 @@ v1::DataService::StubInterface* DataChannels::StubFor(const std::string& address
     grpc::ChannelArguments arguments;
     // Blocks are 1 MiB; gRPC's default 4 MiB limit would refuse a larger server choice.
     arguments.SetMaxReceiveMessageSize(64 << 20);
-    // Plaintext until the auth issue brings mTLS to every channel.
-    stub = v1::DataService::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), arguments));
+    stub = v1::DataService::NewStub(
+        grpc::CreateCustomChannel(address, credentials_, arguments));
   }
   return stub.get();
 }

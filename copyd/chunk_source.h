@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/security/credentials.h"
 #include "google/protobuf/repeated_field.h"
 #include "proto/data_service.grpc.pb.h"
 #include "proto/worker_service.pb.h"
@@ -85,10 +86,12 @@ class LocalChunkSource final : public ChunkSource {
 };
 
 // DataService stubs of other clusters' copyds, one channel per address (max receive
-// message size 64 MiB), created on first use and kept.
+// message size 64 MiB), created on first use with `credentials` and kept.
 class DataChannels {
  public:
-  DataChannels() = default;
+  // Plaintext channels: only for tests and the explicit unsafe mode.
+  DataChannels();
+  explicit DataChannels(std::shared_ptr<grpc::ChannelCredentials> credentials);
   // For tests: calls go to `stub` whatever the address.
   explicit DataChannels(std::unique_ptr<v1::DataService::StubInterface> stub);
 
@@ -96,6 +99,7 @@ class DataChannels {
 
  private:
   absl::Mutex mu_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::unique_ptr<v1::DataService::StubInterface> fixed_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::DataService::StubInterface>> stubs_
       ABSL_GUARDED_BY(mu_);
