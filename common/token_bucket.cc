@@ -12,9 +12,7 @@ namespace {
 // sent back to wait for a few billionths of a byte.
 constexpr double kSlackBytes = 1e-3;
 
-absl::Status Aborted() {
-  return absl::CancelledError("aborted while waiting for bandwidth");
-}
+absl::Status Aborted() { return absl::CancelledError("aborted while waiting for bandwidth"); }
 
 }  // namespace
 
@@ -26,8 +24,7 @@ absl::Status TokenBucket::SetRate(double bytes_per_second, int64_t burst_bytes) 
         absl::StrCat("bytes_per_second must be finite and >= 0, got ", bytes_per_second));
   }
   if (burst_bytes < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("burst_bytes must be >= 0, got ", burst_bytes));
+    return absl::InvalidArgumentError(absl::StrCat("burst_bytes must be >= 0, got ", burst_bytes));
   }
   absl::MutexLock lock(&mu_);
   RefillLocked(clock_->Now());
@@ -60,8 +57,7 @@ absl::Status TokenBucket::Acquire(int64_t bytes, const std::atomic<bool>* abort)
     if (at_front) wake = std::min(wake, ReadyTimeLocked(bytes));
     const uint64_t generation = rate_generation_;
     auto woken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return aborted() || rate_generation_ != generation ||
-             (!at_front && queue_.front() == ticket);
+      return aborted() || rate_generation_ != generation || (!at_front && queue_.front() == ticket);
     };
     clock_->AwaitWithDeadline(&mu_, absl::Condition(&woken), wake);
     if (aborted()) {

@@ -196,6 +196,20 @@ TEST(TokenBucketTest, AcquireWaitsForTheTokensByTheClock) {
   EXPECT_FALSE(bucket.TryAcquire(1));  // The waiter took what was earned.
 }
 
+TEST(TokenBucketTest, ABlockingRequestAboveTheBurstMakesTheNextOneRepayTheDebt) {
+  ParkingClock clock;
+  TokenBucket bucket(&clock);
+  ASSERT_TRUE(bucket.SetRate(1000, 100).ok());
+  ASSERT_TRUE(bucket.Acquire(1000, nullptr).ok());  // Full bucket: passes, debt of 900.
+  AsyncAcquire next(&bucket, 1);
+  ASSERT_TRUE(clock.WaitUntilParked(1));
+  clock.Advance(absl::Milliseconds(900));
+  ASSERT_TRUE(clock.WaitUntilParked(1));
+  EXPECT_FALSE(next.done());
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(next.Result().ok());
+}
+
 TEST(TokenBucketTest, RateChangeAppliesToAThreadAlreadyWaiting) {
   ParkingClock clock;
   TokenBucket bucket(&clock);
