@@ -1,5 +1,7 @@
 #include "storage/errno_status.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -27,6 +29,7 @@ absl::StatusCode ErrnoToCode(int err) {
     case EXDEV:
     case EBUSY:
     case ETXTBSY:
+    case EMLINK:
       return absl::StatusCode::kFailedPrecondition;
     case ENOSPC:
     case EDQUOT:
@@ -77,6 +80,27 @@ absl::Status CheckRegularFile(FileType type, absl::string_view op, absl::string_
       break;
   }
   return absl::InvalidArgumentError(where + "not a regular file (FIFO, socket or device)");
+}
+
+absl::Status CheckLinkable(FileType type, absl::string_view existing) {
+  if (type == FileType::kRegular) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "link ", PathForMessage(existing), ": not a regular file, cannot be hard-linked"));
+}
+
+absl::Status LinkErrnoToStatus(int err, absl::string_view existing,
+                               absl::string_view new_path) {
+  const absl::Status s = ErrnoToStatus(err, "link", absl::StrCat(existing, " -> ", new_path));
+  if (err != EEXIST) return s;
+  return absl::AlreadyExistsError(s.message());
+}
+
+absl::Status CheckUnshared(uint64_t nlink, uint32_t uid, absl::string_view op,
+                           absl::string_view path) {
+  if (nlink == 1 && uid == geteuid()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat(op, " ", PathForMessage(path),
+                   ": exists but is hard-linked or owned by another user; not writing it"));
 }
 
 }  // namespace ferry::storage

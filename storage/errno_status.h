@@ -6,8 +6,9 @@
 //   ENOENT                                   NOT_FOUND
 //   EACCES EPERM EROFS                       PERMISSION_DENIED
 //   ELOOP ENAMETOOLONG EINVAL                INVALID_ARGUMENT ("symlink in path" for ELOOP)
-//   ENOTDIR EISDIR ENOTEMPTY EEXIST EXDEV    FAILED_PRECONDITION (EXDEV: rename across
-//   EBUSY ETXTBSY                            file systems or mounts)
+//   ENOTDIR EISDIR ENOTEMPTY EEXIST EXDEV    FAILED_PRECONDITION (EXDEV: rename or link
+//   EBUSY ETXTBSY EMLINK                     across file systems or mounts; EEXIST is
+//                                            ALREADY_EXISTS for Link, LinkErrnoToStatus)
 //   ENOSPC EDQUOT EFBIG EMFILE ENFILE ENOMEM RESOURCE_EXHAUSTED
 //   EIO EAGAIN ETIMEDOUT ESTALE ENOLCK       UNAVAILABLE
 //   anything else                            INTERNAL
@@ -40,6 +41,21 @@ absl::Status ResolveErrnoToStatus(int err, absl::string_view op, absl::string_vi
 // symlink INVALID_ARGUMENT "symlink in path"; anything else (FIFO, socket, device)
 // INVALID_ARGUMENT, since opening it could block or have side effects.
 absl::Status CheckRegularFile(FileType type, absl::string_view op, absl::string_view path);
+
+// Link's refusal of anything but a regular file as the existing name: OK for kRegular,
+// FAILED_PRECONDITION otherwise (a directory, a symlink, a FIFO, socket or device).
+absl::Status CheckLinkable(FileType type, absl::string_view existing);
+
+// A failed link of `existing` at `new_path`: as ErrnoToStatus, except that EEXIST (the
+// new name is taken) is ALREADY_EXISTS.
+absl::Status LinkErrnoToStatus(int err, absl::string_view existing,
+                               absl::string_view new_path);
+
+// OpenOrCreateForWrite's check of an existing file at a predictable name: OK if it has
+// one link and belongs to the effective user, PERMISSION_DENIED otherwise (a planted
+// hard link or another user's file must not receive the data).
+absl::Status CheckUnshared(uint64_t nlink, uint32_t uid, absl::string_view op,
+                           absl::string_view path);
 
 }  // namespace ferry::storage
 

@@ -24,7 +24,7 @@ constexpr std::array<absl::string_view, kNumOps> kOpNames = {
     "stat",   "walk",     "walk next", "open for read", "read",      "data extents",
     "fstat",  "create temp", "open for write", "write", "truncate", "fsync",
     "close",  "rename",   "sync dir",  "mkdir",         "remove",    "set mode",
-    "symlink", "statvfs", "open or create", "syncfs", "copy"};
+    "symlink", "statvfs", "open or create", "syncfs", "copy", "link"};
 
 absl::string_view OpName(FaultOp op) { return kOpNames[static_cast<size_t>(op)]; }
 
@@ -485,6 +485,14 @@ absl::Status FaultInjectionFileSystem::CreateSymlink(absl::string_view target,
   if (absl::Status s = shared_->Hit(FaultOp::kCreateSymlink, {path}); !s.ok()) return s;
   absl::Status s = base_->CreateSymlink(target, path);
   if (s.ok()) shared_->EntryCreated(std::string(path));
+  return s;
+}
+
+absl::Status FaultInjectionFileSystem::Link(absl::string_view existing,
+                                            absl::string_view new_path) {
+  if (absl::Status s = shared_->Hit(FaultOp::kLink, {existing, new_path}); !s.ok()) return s;
+  absl::Status s = base_->Link(existing, new_path);
+  if (s.ok()) shared_->EntryCreated(std::string(new_path));
   return s;
 }
 

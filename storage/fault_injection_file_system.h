@@ -26,7 +26,7 @@
 //      can:    truncate a file written since its last Sync back to the size it had then
 //              (0 for a file created by CreateTemp or OpenOrCreateForWrite and never
 //              synced); remove entries created since their directory's last SyncDir
-//              (CreateTemp, OpenOrCreateForWrite, rename targets, CreateSymlink,
+//              (CreateTemp, OpenOrCreateForWrite, rename targets, CreateSymlink, Link,
 //              directories made by MakeDirs), deepest first. After a successful
 //              SyncFileSystem it undoes nothing done before it.
 //      cannot: restore bytes overwritten in place below the synced size; bring back a
@@ -75,6 +75,7 @@ enum class FaultOp {
   kOpenOrCreateForWrite,
   kSyncFileSystem,  // Path "" for path_prefix.
   kCopyFrom,        // WritableFile::CopyFrom; kWrite rules apply to it too.
+  kLink,            // Matches either path.
   kNumOps,  // Not an operation: the count of the above.
 };
 
@@ -121,6 +122,7 @@ class FaultInjectionFileSystem : public FileSystem {
   absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
                                int64_t mtime_ns) override;
   absl::Status CreateSymlink(absl::string_view target, absl::string_view path) override;
+  absl::Status Link(absl::string_view existing, absl::string_view new_path) override;
   absl::StatusOr<SpaceInfo> FreeSpace() override;
 
   // Internal, shared with the file and walker wrappers (public so they can name it).

@@ -193,6 +193,20 @@ TEST_P(FaultInjectionTest, CrashDropsUnsyncedCopiedBytes) {
             StatusCode::kFailedPrecondition);
 }
 
+TEST_P(FaultInjectionTest, LinkIsCountedFailsOnEitherPathAndIsUndoneByACrash) {
+  ASSERT_TRUE(WriteFile(fs_, "f", "x").ok());
+  ASSERT_TRUE(fs_.MakeDirs("d", 0755).ok());
+  ASSERT_TRUE(fs_.SyncDir("").ok());
+  fs_.AddFault({FaultOp::kLink, "d/", FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  EXPECT_EQ(fs_.Link("f", "d/g").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(base_->Stat("d/g").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(fs_.Link("f", "d/g").ok());
+  EXPECT_EQ(fs_.Count(FaultOp::kLink), 2);
+  fs_.SimulateCrash();  // d was not synced after the link.
+  EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("d", "f"));
+  EXPECT_EQ(fs_.Stat("f")->nlink, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultInjectionTest,
                          ::testing::Values(Backend::kPosix, Backend::kMem),
                          [](const auto& info) { return testing::BackendName(info.param); });

@@ -14,6 +14,8 @@
 //                        FIFO, socket or device for reading: permanent.
 //   FAILED_PRECONDITION  wrong type (a directory where a file is needed, not empty) or
 //                        the target exists under CommitMode::kNoReplace.
+//   ALREADY_EXISTS       Link only: the new name exists (a retried link may find the one
+//                        it made before: compare device and inode).
 //   RESOURCE_EXHAUSTED   ENOSPC / EDQUOT: retry later or elsewhere.
 //   UNAVAILABLE          EIO and other transient errors the caller may retry.
 //   INTERNAL             anything else (a bug or an unexpected errno).
@@ -48,7 +50,8 @@ struct FileInfo {
   int64_t mtime_ns = 0;        // Nanoseconds since the Unix epoch.
   uint64_t inode = 0;          // With `device`, identifies hard links.
   uint64_t device = 0;
-  uint64_t nlink = 0;
+  uint64_t nlink = 0;          // Names of this inode; a directory: 2 + subdirectories.
+                               // 0 for an open file whose last name was removed.
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string symlink_target;  // Only for kSymlink: the link's text, unresolved.
@@ -237,6 +240,15 @@ class FileSystem {
   // Creates a symlink at `path` whose text is `target` (never resolved here).
   virtual absl::Status CreateSymlink(absl::string_view target,
                                      absl::string_view path) = 0;
+
+  // Makes `new_path` another name (a hard link) of the regular file `existing`, never
+  // following a symlink: how hard links within one transfer are kept (FileInfo's
+  // device, inode and nlink let a planner recognise them). ALREADY_EXISTS if `new_path`
+  // exists; FAILED_PRECONDITION if `existing` is not a regular file (a directory, a
+  // symlink, a FIFO...), if the two are on different file systems or the file has as
+  // many links as it can; PERMISSION_DENIED where the OS refuses (e.g. another user's
+  // file under fs.protected_hardlinks). Durable once new_path's directory is synced.
+  virtual absl::Status Link(absl::string_view existing, absl::string_view new_path) = 0;
 
   virtual absl::StatusOr<SpaceInfo> FreeSpace() = 0;
 };

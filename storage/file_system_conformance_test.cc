@@ -507,6 +507,86 @@ TEST_P(ConformanceTest, CreateSymlinkStoresTextUnresolved) {
   EXPECT_EQ(fs().CreateSymlink("x", "nope/m").code(), StatusCode::kNotFound);
 }
 
+// --- Hard links ------------------------------------------------------------------------
+
+TEST_P(ConformanceTest, LinkGivesTheSameInodeASecondName) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=data", "e/"}).ok());
+  const FileInfo before = *fs().Stat("d/f");
+  EXPECT_EQ(before.nlink, 1u);
+  ASSERT_TRUE(fs().Link("d/f", "e/g").ok());
+  const FileInfo f = *fs().Stat("d/f"), g = *fs().Stat("e/g");
+  EXPECT_EQ(g.type, FileType::kRegular);
+  EXPECT_EQ(g.inode, before.inode);
+  EXPECT_EQ(g.device, before.device);
+  EXPECT_EQ(f.inode, before.inode);
+  EXPECT_EQ(f.nlink, 2u);
+  EXPECT_EQ(g.nlink, 2u);
+  EXPECT_NE(fs().Stat("d")->inode, g.inode);
+  EXPECT_EQ(*ReadAll(fs(), "e/g"), "data");
+  // What a planner sees: the walk carries device, inode and nlink.
+  auto walker = fs().Walk("", "");
+  ASSERT_TRUE(walker.ok());
+  FileInfo entry;
+  std::vector<FileInfo> files;
+  while (*(*walker)->Next(&entry)) {
+    if (entry.type == FileType::kRegular) files.push_back(entry);
+  }
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].inode, files[1].inode);
+  EXPECT_EQ(files[0].device, files[1].device);
+  EXPECT_EQ(files[0].nlink, 2u);
+  // One inode: a write through one name shows through the other.
+  auto writer = fs().OpenForWrite("d/f");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->WriteAt(0, "DA").ok());
+  EXPECT_EQ(*ReadAll(fs(), "e/g"), "DAta");
+  auto reader = fs().OpenForRead("e/g");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->Stat()->nlink, 2u);
+  EXPECT_EQ((*reader)->Stat()->inode, before.inode);
+  ASSERT_TRUE(fs().Remove("d/f").ok());
+  EXPECT_EQ(fs().Stat("e/g")->nlink, 1u);
+  EXPECT_EQ(*ReadAll(fs(), "e/g"), "DAta");
+  ASSERT_TRUE(fs().Remove("e/g").ok());
+  EXPECT_EQ((*reader)->Stat()->nlink, 0u);  // Open, but no name left.
+}
+
+TEST_P(ConformanceTest, LinkRefusals) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "g=y", "l->g", "dangling->nope"}).ok());
+  const auto code = [&](const char* existing, const char* new_path) {
+    return fs().Link(existing, new_path).code();
+  };
+  EXPECT_EQ(code("d/f", "g"), StatusCode::kAlreadyExists);
+  EXPECT_EQ(code("d/f", "d/f"), StatusCode::kAlreadyExists);
+  EXPECT_EQ(code("d/f", "d"), StatusCode::kAlreadyExists);
+  EXPECT_EQ(code("d/f", "dangling"), StatusCode::kAlreadyExists);  // Not followed.
+  EXPECT_EQ(code("d", "x"), StatusCode::kFailedPrecondition);       // A directory.
+  EXPECT_EQ(code("l", "x"), StatusCode::kFailedPrecondition);       // A symlink...
+  EXPECT_EQ(code("dangling", "x"), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().Stat("x").status().code(), StatusCode::kNotFound);  // ...not followed.
+  EXPECT_EQ(code("nope", "x"), StatusCode::kNotFound);
+  EXPECT_EQ(code("d/f", "nope/x"), StatusCode::kNotFound);
+  EXPECT_EQ(code("g/x", "x"), StatusCode::kFailedPrecondition);  // Parent is a file.
+  EXPECT_EQ(code("l/x", "x"), StatusCode::kInvalidArgument);     // Parent is a symlink.
+  EXPECT_EQ(code("d/f", "l/x"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code("", "x"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code("d/f", ""), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code("d/../g", "x"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().Stat("d/f")->nlink, 1u);
+  EXPECT_THAT(*WalkAll(fs(), ""), ElementsAre("d", "d/f", "dangling", "g", "l"));
+}
+
+// The shared temporary file of a chunked copy must not be a planted second name.
+TEST_P(ConformanceTest, OpenOrCreateForWriteRefusesAHardLinkedFile) {
+  ASSERT_TRUE(BuildTree(fs(), {"someone=theirs"}).ok());
+  ASSERT_TRUE(fs().Link("someone", "shared").ok());
+  absl::Status refused = fs().OpenOrCreateForWrite("shared").status();
+  EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("hard-linked"));
+  EXPECT_TRUE(fs().OpenForWrite("shared").ok());  // Only the predictable name is refused.
+  EXPECT_EQ(*ReadAll(fs(), "someone"), "theirs");
+}
+
 TEST_P(ConformanceTest, SetModeAndMtime) {
   ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f"}).ok());
   const int64_t t = int64_t{1600000000} * 1000000000 + 987654321;
@@ -681,6 +761,12 @@ TEST(CrossBackendTest, IdenticalStatusesAndCursors) {
     note(fs.SetModeAndMtime("nope", 0644, 0));
     note(fs.Walk("", "w1:../x").status());
     note(fs.CreateTemp("nope/x").status());
+    note(fs.Link("b0", "b-"));
+    note(fs.Link("b", "x"));
+    note(fs.Link("s", "x"));
+    note(fs.Link("nope", "x"));
+    note(fs.Link("b0", "nope/x"));
+    note(fs.Link("b0", "s/x"));
     std::vector<std::string> cursors;
     note(WalkAll(fs, "", "", &cursors).status());
     out.insert(out.end(), cursors.begin(), cursors.end());

@@ -103,6 +103,8 @@ std::vector<std::pair<std::string, std::function<absl::Status(FileSystem&)>>> Al
       {"RenameTo",
        [=](FileSystem& fs) { return fs.Rename("file", path, CommitMode::kReplace); }},
       {"SyncDir", [=](FileSystem& fs) { return fs.SyncDir(path); }},
+      {"LinkFrom", [=](FileSystem& fs) { return fs.Link(path, "linked"); }},
+      {"LinkTo", [=](FileSystem& fs) { return fs.Link("file", path); }},
       {"Walk", [=](FileSystem& fs) { return StatusOf(WalkAll(fs, path)); }},
   };
 }
@@ -190,6 +192,20 @@ std::vector<Row> SymlinkRows() {
        [](FileSystem& fs) { return fs.SetModeAndMtime("out/secret", 0777, 0); }, kInvalid},
       {"OutsideLink_SyncDirThrough", out, [](FileSystem& fs) { return fs.SyncDir("out"); },
        kInvalid},
+      {"OutsideLink_HardLinkThrough", out,
+       [](FileSystem& fs) { return fs.Link("out/secret", "stolen"); }, kInvalid},
+      {"OutsideLink_HardLinkInto", out,
+       [](FileSystem& fs) { return fs.Link("file", "out/planted"); }, kInvalid},
+      // Hard-linking the symlink itself would give a second name to a link that leads
+      // outside: refused like any non-regular file.
+      {"OutsideLink_HardLinkTheLinkItself", out,
+       [](FileSystem& fs) { return fs.Link("out", "copy"); }, StatusCode::kFailedPrecondition},
+      {"ParentLink_HardLinkSecret", parent,
+       [](FileSystem& fs) { return fs.Link("up/outside/secret", "stolen"); }, kInvalid},
+      {"ParentLink_HardLinkBeside", parent,
+       [](FileSystem& fs) { return fs.Link("file", "up/escaped"); }, kInvalid},
+      {"MagicLink_HardLink", magic,
+       [](FileSystem& fs) { return fs.Link("magic/etc/passwd", "stolen"); }, kInvalid},
       // On the link itself: allowed, and only the link changes (never its target).
       {"OutsideLink_ChmodLinkItself", out,
        [](FileSystem& fs) { return fs.SetModeAndMtime("out", 0777, 0); }, StatusCode::kOk},
@@ -359,10 +375,42 @@ TEST_F(HostileTest, ConcurrentDirectorySymlinkFlipping) {
     if (t.ok()) {
       EXPECT_TRUE(t->file->Close().ok());
     }
+    EXPECT_FALSE(fs_->Link("flip/secret", "stolen").ok());
   }
   stop = true;
   attacker.join();
   EXPECT_EQ(OutsideState(box_), before);
+}
+
+// The name given to Link flips between a regular file and a symlink to the outside:
+// Link either refuses or links the regular file it checked, never the symlink.
+TEST_F(HostileTest, LinkNeverNamesASymlinkSwappedInForTheFile) {
+  RawWriteFile(box_.Root("victim"), "inside");
+  Symlink(box_.outside + "/secret", box_.Root("victim-link"));
+  const std::string before = OutsideState(box_);
+  std::atomic<bool> stop{false};
+  std::thread attacker([&] {
+    while (!stop.load()) {
+      renameat2(AT_FDCWD, box_.Root("victim-link").c_str(), AT_FDCWD,
+                box_.Root("victim").c_str(), RENAME_EXCHANGE);
+    }
+  });
+  int linked = 0;
+  for (int i = 0; i < 300; ++i) {
+    const absl::Status s = fs_->Link("victim", "copy");
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s;
+      continue;
+    }
+    ++linked;
+    EXPECT_EQ(fs_->Stat("copy")->type, FileType::kRegular);
+    EXPECT_EQ(*ReadAll(*fs_, "copy"), "inside");
+    ASSERT_TRUE(fs_->Remove("copy").ok());
+  }
+  stop = true;
+  attacker.join();
+  EXPECT_EQ(OutsideState(box_), before);
+  RecordProperty("links_made", linked);
 }
 
 TEST_F(HostileTest, HardLinkToOutsideFileIsInsideByDefinition) {
@@ -409,6 +457,8 @@ TEST_F(HostileTest, FifoIsRefusedWithoutHanging) {
          StatusCode::kInvalidArgument, "write fifo");
   Expect([](FileSystem& fs) { return StatusOf(fs.OpenOrCreateForWrite("fifo")); },
          StatusCode::kInvalidArgument, "create fifo");
+  Expect([](FileSystem& fs) { return fs.Link("fifo", "fifo2"); },
+         StatusCode::kFailedPrecondition, "link fifo");
   EXPECT_EQ(fs_->Stat("fifo")->type, FileType::kOther);
 }
 

@@ -123,6 +123,7 @@ struct Content {
 struct MemFileSystem::Node {
   FileType type = FileType::kOther;
   uint64_t inode = 0;
+  uint64_t links = 0;  // Live directory entries naming this node (its nlink).
   std::string target;  // kSymlink: the link text (immutable).
   Content live;
   Content durable;
@@ -165,7 +166,7 @@ FileInfo InfoOf(const Node& node, absl::string_view path) {
   info.mtime_ns = node.live.mtime_ns;
   info.inode = node.inode;
   info.device = kMemDevice;
-  info.nlink = 1;
+  info.nlink = node.links;
   info.uid = geteuid();
   info.gid = getegid();
   if (node.type == FileType::kRegular) info.size = node.live.data.size();
@@ -225,14 +226,26 @@ absl::StatusOr<Located> LocateExisting(const NodePtr& root, absl::string_view pa
   return loc;
 }
 
-void Link(Node* parent, const std::string& name, NodePtr node) {
-  parent->live.entries[name] = std::move(node);
+// Names `node` `name` in `parent`, replacing what had that name.
+void AddEntry(Node* parent, const std::string& name, NodePtr node) {
+  ++node->links;
+  NodePtr& slot = parent->live.entries[name];
+  if (slot != nullptr) --slot->links;
+  slot = std::move(node);
   parent->live.mtime_ns = NowNs();
 }
 
-void Unlink(Node* parent, const std::string& name) {
-  parent->live.entries.erase(name);
+void RemoveEntry(Node* parent, const std::string& name) {
+  auto it = parent->live.entries.find(name);
+  if (it == parent->live.entries.end()) return;
+  --it->second->links;
+  parent->live.entries.erase(it);
   parent->live.mtime_ns = NowNs();
+}
+
+// The bytes a node whose last name went away gave back.
+uint64_t FreedBytes(const Node& node) {
+  return node.links == 0 ? node.live.extents.Covered() : 0;
 }
 
 // Calls `fn` once for every node reachable from `root` through `entries_of`.
@@ -496,8 +509,10 @@ absl::StatusOr<std::unique_ptr<WritableFile>> MemFileSystem::OpenOrCreateForWrit
   NodePtr node = loc->node;
   if (node == nullptr) {
     node = state_->NewNode(FileType::kRegular, 0600);
-    Link(loc->parent.get(), loc->name, node);
+    AddEntry(loc->parent.get(), loc->name, node);
   } else if (absl::Status s = CheckRegularFile(node->type, kOp, path); !s.ok()) {
+    return s;
+  } else if (absl::Status s = CheckUnshared(node->links, geteuid(), kOp, path); !s.ok()) {
     return s;
   }
   return std::unique_ptr<WritableFile>(
@@ -526,7 +541,7 @@ absl::StatusOr<TempFile> MemFileSystem::CreateTemp(absl::string_view target_path
     name = TempFileName(Basename(target_path), absl::Uniform<uint64_t>(state_->random));
   } while ((*dir)->live.entries.count(name) != 0);
   NodePtr node = state_->NewNode(FileType::kRegular, 0600);
-  Link(dir->get(), name, node);
+  AddEntry(dir->get(), name, node);
   const std::string path = JoinPath(Dirname(target_path), name);
   return TempFile{path, std::make_unique<MemWritableFile>(state_, std::move(node), path)};
 }
@@ -551,10 +566,10 @@ absl::Status MemFileSystem::Rename(absl::string_view from, absl::string_view to,
   }
   if (dst->node != nullptr) {
     if (absl::Status s = CheckReplace(*src->node, *dst->node, what); !s.ok()) return s;
-    state_->used -= dst->node->live.extents.Covered();
   }
-  Link(dst->parent.get(), dst->name, src->node);
-  Unlink(src->parent.get(), src->name);
+  AddEntry(dst->parent.get(), dst->name, src->node);
+  RemoveEntry(src->parent.get(), src->name);
+  if (dst->node != nullptr) state_->used -= FreedBytes(*dst->node);
   return absl::OkStatus();
 }
 
@@ -583,7 +598,7 @@ absl::Status MemFileSystem::MakeDirs(absl::string_view path, uint32_t mode) {
     auto it = dir->live.entries.find(name);
     if (it == dir->live.entries.end()) {
       NodePtr child = state_->NewNode(FileType::kDirectory, mode);
-      Link(dir, name, child);
+      AddEntry(dir, name, child);
       dir = child.get();
     } else if (it->second->type != FileType::kDirectory) {
       return NotADirectory(*it->second, "mkdir", done);
@@ -600,8 +615,8 @@ absl::Status MemFileSystem::Remove(absl::string_view path) {
   absl::StatusOr<Located> loc = LocateExisting(state_->root, path, "remove");
   if (!loc.ok()) return loc.status();
   if (!loc->node->live.entries.empty()) return ErrnoToStatus(ENOTEMPTY, "remove", path);
-  state_->used -= loc->node->live.extents.Covered();
-  Unlink(loc->parent.get(), loc->name);
+  RemoveEntry(loc->parent.get(), loc->name);
+  state_->used -= FreedBytes(*loc->node);
   return absl::OkStatus();
 }
 
@@ -630,7 +645,21 @@ absl::Status MemFileSystem::CreateSymlink(absl::string_view target, absl::string
   if (loc->node != nullptr) return ErrnoToStatus(EEXIST, "symlink", path);
   NodePtr node = state_->NewNode(FileType::kSymlink, 0777);
   node->target = std::string(target);
-  Link(loc->parent.get(), loc->name, std::move(node));
+  AddEntry(loc->parent.get(), loc->name, std::move(node));
+  return absl::OkStatus();
+}
+
+absl::Status MemFileSystem::Link(absl::string_view existing, absl::string_view new_path) {
+  if (absl::Status s = ValidateNonRootPath(existing); !s.ok()) return s;
+  if (absl::Status s = ValidateNonRootPath(new_path); !s.ok()) return s;
+  absl::MutexLock lock(&state_->mu);
+  absl::StatusOr<Located> from = LocateExisting(state_->root, existing, "link");
+  if (!from.ok()) return from.status();
+  if (absl::Status s = CheckLinkable(from->node->type, existing); !s.ok()) return s;
+  absl::StatusOr<Located> to = Locate(state_->root, new_path, "link");
+  if (!to.ok()) return to.status();
+  if (to->node != nullptr) return LinkErrnoToStatus(EEXIST, existing, new_path);
+  AddEntry(to->parent.get(), to->name, from->node);
   return absl::OkStatus();
 }
 
@@ -648,7 +677,7 @@ absl::Status MemFileSystem::MakeSpecialFile(absl::string_view path) {
   absl::StatusOr<Located> loc = Locate(state_->root, path, "mknod");
   if (!loc.ok()) return loc.status();
   if (loc->node != nullptr) return ErrnoToStatus(EEXIST, "mknod", path);
-  Link(loc->parent.get(), loc->name, state_->NewNode(FileType::kOther, 0644));
+  AddEntry(loc->parent.get(), loc->name, state_->NewNode(FileType::kOther, 0644));
   return absl::OkStatus();
 }
 
@@ -665,11 +694,16 @@ void MemFileSystem::DropUnsyncedData() {
   ForEachNode(
       state_->root.get(), [](const Node& n) -> const Entries& { return n.durable.entries; },
       [](Node& n) { n.live = n.durable; });
+  const auto live_entries = [](const Node& n) -> const Entries& { return n.live.entries; };
   uint64_t used = 0;
-  ForEachNode(
-      state_->root.get(), [](const Node& n) -> const Entries& { return n.live.entries; },
-      [&used](Node& n) { used += n.live.extents.Covered(); });
+  ForEachNode(state_->root.get(), live_entries, [&used](Node& n) {
+    used += n.live.extents.Covered();
+    n.links = 0;
+  });
   state_->used = used;
+  ForEachNode(state_->root.get(), live_entries, [](Node& n) {
+    for (const auto& [name, child] : n.live.entries) ++child->links;
+  });
 }
 
 }  // namespace ferry::storage

@@ -7,7 +7,9 @@
 // directory is FAILED_PRECONDITION, a directory into its own subtree INVALID_ARGUMENT),
 // symlinks never followed (a symlink used as a directory is INVALID_ARGUMENT "symlink in
 // path"), sparse files (DataExtents reports the written regions; Truncate extends with a
-// hole; CopyFrom reads and writes the source's data extents and punches its holes), the same walk order and cursors (TreeWalker). Permission bits are stored but
+// hole; CopyFrom reads and writes the source's data extents and punches its holes),
+// hard links (one node under several names: one inode, nlink counts the names, the
+// bytes are freed with the last name), the same walk order and cursors (TreeWalker). Permission bits are stored but
 // never enforced, like POSIX for root; FreeSpace reports a configurable capacity that
 // writes consume, so RESOURCE_EXHAUSTED can be provoked.
 //
@@ -19,8 +21,8 @@
 // the changed entry is synced. DropUnsyncedData() (a simulated crash) makes the live
 // tree equal to the durable one: unsynced bytes are gone, a file created but never
 // synced is empty, entries created after their directory's last SyncDir vanish and
-// entries removed since reappear. SyncFileSystem makes the whole live tree durable. Operations that add nothing to a crash test (MakeDirs,
-// CreateSymlink, SetModeAndMtime, MakeSpecialFile) follow the same rules.
+// entries removed since reappear (link counts follow). SyncFileSystem makes the whole live tree durable. Operations that add nothing to a crash test (MakeDirs,
+// CreateSymlink, Link, SetModeAndMtime, MakeSpecialFile) follow the same rules.
 //
 // Ownership: files and walkers share the tree with the FileSystem and may outlive it.
 // Thread safety: all operations take one mutex; safe from many threads.
@@ -59,6 +61,7 @@ class MemFileSystem : public FileSystem {
   absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
                                int64_t mtime_ns) override;
   absl::Status CreateSymlink(absl::string_view target, absl::string_view path) override;
+  absl::Status Link(absl::string_view existing, absl::string_view new_path) override;
   absl::StatusOr<SpaceInfo> FreeSpace() override;
 
   // Test hooks.

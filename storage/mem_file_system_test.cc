@@ -146,6 +146,35 @@ TEST(MemFileSystemCrashTest, RenamesAfterTheLastSyncFileSystemAreLost) {
   EXPECT_EQ(*ReadAll(fs, t->path), "data");
 }
 
+TEST(MemFileSystemCrashTest, LinkNeedsItsDirectorySynced) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("a", 0755).ok());
+  ASSERT_TRUE(fs.MakeDirs("b", 0755).ok());
+  ASSERT_TRUE(WriteFile(fs, "a/f", "x").ok());
+  ASSERT_TRUE(fs.SyncDir("").ok());
+  ASSERT_TRUE(fs.Link("a/f", "b/lost").ok());
+  ASSERT_TRUE(fs.Link("a/f", "a/kept").ok());
+  ASSERT_TRUE(fs.SyncDir("a").ok());
+  EXPECT_EQ(fs.Stat("a/f")->nlink, 3u);
+  fs.DropUnsyncedData();
+  EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("a", "a/f", "a/kept", "b"));
+  EXPECT_EQ(fs.Stat("a/f")->nlink, 2u);  // Counts follow the surviving names.
+  EXPECT_EQ(fs.Stat("a/kept")->inode, fs.Stat("a/f")->inode);
+}
+
+TEST(MemFileSystemTest, HardLinkedBytesAreFreedWithTheLastName) {
+  MemFileSystem fs(/*capacity_bytes=*/100);
+  ASSERT_TRUE(WriteFile(fs, "f", std::string(40, 'x')).ok());
+  ASSERT_TRUE(fs.Link("f", "g").ok());
+  EXPECT_EQ(fs.FreeSpace()->available_bytes, 60u);  // One inode, counted once.
+  ASSERT_TRUE(WriteFile(fs, "h", "y").ok());
+  ASSERT_TRUE(fs.Rename("h", "f", CommitMode::kReplace).ok());  // f's old inode lives on.
+  EXPECT_EQ(fs.FreeSpace()->available_bytes, 59u);
+  EXPECT_EQ(*ReadAll(fs, "g"), std::string(40, 'x'));
+  ASSERT_TRUE(fs.Remove("g").ok());
+  EXPECT_EQ(fs.FreeSpace()->available_bytes, 99u);
+}
+
 TEST(MemFileSystemTest, CapacityIsEnforcedAndReported) {
   MemFileSystem fs(/*capacity_bytes=*/10);
   absl::StatusOr<TempFile> t = fs.CreateTemp("f");
@@ -186,6 +215,7 @@ TEST(MemFileSystemTest, SpecialFilesAreRefused) {
   ASSERT_TRUE(fs.MakeSpecialFile("fifo").ok());
   EXPECT_EQ(fs.Stat("fifo")->type, FileType::kOther);
   EXPECT_EQ(fs.OpenForRead("fifo").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs.Link("fifo", "f2").code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

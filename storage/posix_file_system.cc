@@ -622,6 +622,32 @@ class PosixFileSystem : public FileSystem {
     return absl::OkStatus();
   }
 
+  absl::Status Link(absl::string_view existing, absl::string_view new_path) override {
+    if (absl::Status s = ValidateNonRootPath(existing); !s.ok()) return s;
+    if (absl::Status s = ValidateNonRootPath(new_path); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> from_dir = OpenParent(existing, "link");
+    if (!from_dir.ok()) return from_dir.status();
+    // O_PATH|O_NOFOLLOW: the entry itself, a symlink included, and nothing opened for
+    // I/O, so a FIFO cannot block.
+    absl::StatusOr<UniqueFd> file = OpenBeneath(from_dir->get(), Basename(existing),
+                                                O_PATH | O_NOFOLLOW, "link", existing);
+    if (!file.ok()) return file.status();
+    struct stat st;
+    if (absl::Status s = Fstat(file->get(), &st, "link", existing); !s.ok()) return s;
+    if (absl::Status s = CheckLinkable(TypeOf(st.st_mode), existing); !s.ok()) return s;
+    absl::StatusOr<UniqueFd> to_dir = OpenParent(new_path, "link");
+    if (!to_dir.ok()) return to_dir.status();
+    // Links exactly the inode checked above, whatever is renamed meanwhile: through the
+    // descriptor's /proc link (linkat with AT_EMPTY_PATH would too, but only with
+    // CAP_DAC_READ_SEARCH). The new name itself is never followed.
+    const std::string proc = absl::StrCat("/proc/self/fd/", file->get());
+    const std::string name(Basename(new_path));
+    if (linkat(AT_FDCWD, proc.c_str(), to_dir->get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      return LinkErrnoToStatus(errno, existing, new_path);
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<SpaceInfo> FreeSpace() override {
     struct statvfs vfs;
     if (fstatvfs(root_.get(), &vfs) != 0) return ErrnoToStatus(errno, "statvfs", "");
@@ -669,12 +695,8 @@ class PosixFileSystem : public FileSystem {
     if (!fd.ok()) return fd.status();
     if (absl::Status s = Fstat(fd->get(), &st, op, path); !s.ok()) return s;
     if (absl::Status s = CheckRegularFile(TypeOf(st.st_mode), op, path); !s.ok()) return s;
-    if (create && (st.st_uid != geteuid() || st.st_nlink != 1)) {
-      // Its name is predictable: a hard link or another user's file planted there must
-      // not receive the data.
-      return absl::PermissionDeniedError(absl::StrCat(
-          op, " ", PathForMessage(path),
-          ": exists but is hard-linked or owned by another user; not writing it"));
+    if (create) {
+      if (absl::Status s = CheckUnshared(st.st_nlink, st.st_uid, op, path); !s.ok()) return s;
     }
     if (absl::Status s = ClearNonBlocking(fd->get(), op, path); !s.ok()) return s;
     return fd;

@@ -32,6 +32,12 @@
 // O_NOFOLLOW|O_NONBLOCK and is fstat-checked again, so a FIFO swapped in meanwhile
 // cannot hang the caller either.
 //
+// Link: the existing name is opened O_PATH|O_NOFOLLOW beneath its confined parent and
+// fstat-checked (only a regular file), then exactly that inode is linked with
+// linkat(AT_FDCWD, "/proc/self/fd/N", new_dir_fd, new_name, AT_SYMLINK_FOLLOW): a rename
+// meanwhile cannot make it link something else, and the new name is never followed.
+// Needs /proc mounted (as the chmod fallback below 6.6 does).
+//
 // WritableFile::CopyFrom: copy_file_range(2) per data extent of the source when it is a
 // file of this backend too (no copy through user space), otherwise, and on EXDEV, EINVAL,
 // ENOSYS or EOPNOTSUPP, pread/pwrite through a buffer; holes over existing data are

@@ -24,7 +24,8 @@ std::vector<std::string>* tree_entries = nullptr;  // nftw has no user-data argu
 int CollectEntry(const char* path, const struct stat* st, int typeflag, struct FTW*) {
   std::string line = absl::StrCat(absl::CEscape(path), " mode=", st->st_mode,
                                   " size=", st->st_size, " mtime=", st->st_mtim.tv_sec,
-                                  ".", st->st_mtim.tv_nsec);
+                                  ".", st->st_mtim.tv_nsec, " nlink=", st->st_nlink,
+                                  " owner=", st->st_uid, ":", st->st_gid);
   if (typeflag == FTW_F && S_ISREG(st->st_mode)) {
     absl::StrAppend(&line, " data=", absl::CEscape(RawReadFile(path)));
   }

@@ -34,8 +34,9 @@ std::string MakeTempDir();
 void RawWriteFile(const std::string& abs_path, absl::string_view data);
 std::string RawReadFile(const std::string& abs_path);
 bool RawExists(const std::string& abs_path);
-// Every path under `abs_dir` (recursive, sorted, not following symlinks), with file
-// contents: a fingerprint to compare before and after an operation.
+// Every path under `abs_dir` (recursive, sorted, not following symlinks), with mode,
+// size, mtime, link count, owner and file contents: a fingerprint to compare before
+// and after an operation.
 std::string RawTreeFingerprint(const std::string& abs_dir);
 
 // Reads the whole of `path` through `fs`.
