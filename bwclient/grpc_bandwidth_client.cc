@@ -77,6 +77,16 @@ bool WorthLogging(int consecutive_failures) {
 
 }  // namespace
 
+grpc::ChannelArguments BrokerChannelArguments(const GrpcBandwidthClientOptions& options) {
+  grpc::ChannelArguments args;
+  const int initial = static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  return args;
+}
+
 absl::StatusOr<std::unique_ptr<GrpcBandwidthClient>> GrpcBandwidthClient::Create(
     v1::BandwidthBroker::StubInterface* stub, const Clock* clock,
     GrpcBandwidthClientOptions options) {

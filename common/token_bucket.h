@@ -13,7 +13,7 @@
 // stream of small ones and the threads sharing a bucket get its rate in total.
 //
 // Rates: 0 means unlimited (as in worker_service.proto's RateLimit). A bucket starts
-// unlimited; the first limited SetRate starts it full (burst_bytes tokens). A rate
+// unlimited; going from unlimited to a limit starts it full (burst_bytes tokens). A rate
 // change applies at once, also to threads already waiting: tokens earned so far are
 // counted at the old rate, the balance is capped at the new burst, and debt is kept.
 //
