@@ -10,7 +10,8 @@
 #
 # The plain run is `bazel test //...`. The asan run is `bazel test --config=asan
 # --test_tag_filters=-e2e,-bench //...`: every test not tagged e2e or bench. Then the
-# storage path fuzzer runs for 30 s under --config=fuzz (whole-suite runs only).
+# fuzzers (storage path, auth policy, auth capability) run for 30 s each under
+# --config=fuzz (whole-suite runs only).
 #
 # Counting (see shared notes, bazel-offline.md, "Test output"): only targets that Bazel
 # lists with a status in THIS run's summary count. For a PASSED target, its testcases are
@@ -225,9 +226,10 @@ run_fuzzer() {
     return
   fi
   bin="$(bazel info --config=fuzz bazel-bin 2>/dev/null)/$(label_dir "$target")"
-  mkdir -p "$work/corpus"
-  cp -r "$corpus"/. "$work/corpus/"
-  "$bin" -max_total_time="$seconds" -seed=1 -print_final_stats=1 "$work/corpus" \
+  local scratch="$work/corpus-$(basename "$(label_dir "$target")")"   # one per fuzzer
+  mkdir -p "$scratch"
+  cp -r "$corpus"/. "$scratch/"
+  "$bin" -max_total_time="$seconds" -seed=1 -print_final_stats=1 "$scratch" \
     >"$work/fuzz.log" 2>&1
   rc=$?
   tail -n 12 "$work/fuzz.log"
@@ -245,6 +247,8 @@ if ((!quick)); then
   run_suite asan --config=asan --test_tag_filters=-e2e,-bench
   if [[ "${patterns[*]}" == "//..." ]]; then
     run_fuzzer //storage:path_fuzzer 30 "$ROOT/storage/testdata/path_corpus"
+    run_fuzzer //auth:policy_fuzzer 30 "$ROOT/auth/testdata/policy_corpus"
+    run_fuzzer //auth:capability_fuzzer 30 "$ROOT/auth/testdata/capability_corpus"
   fi
 fi
 finished=1
