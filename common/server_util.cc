@@ -1,6 +1,12 @@
 #include "common/server_util.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "auth/credentials_flags.h"
+#include "auth/tls.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -11,7 +17,40 @@ namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
 
+// Names every empty file flag at once: a daemon started without any is the common case.
+absl::Status RequireTlsFiles(const auth::TlsFiles& files) {
+  std::vector<const char*> missing;
+  if (files.ca.empty()) missing.push_back(auth::kCaFlag);
+  if (files.cert.empty()) missing.push_back(auth::kCertFlag);
+  if (files.key.empty()) missing.push_back(auth::kKeyFlag);
+  if (missing.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "missing ", absl::StrJoin(missing, ", "), ": ferry daemons use mTLS by default and need ",
+      auth::kCaFlag, ", ", auth::kCertFlag, " and ", auth::kKeyFlag,
+      " (tools/gen-certs.sh makes the files); ", auth::kInsecureFlag,
+      " turns it off (plaintext, no authentication: tests and debugging only)"));
+}
+
 }  // namespace
+
+absl::StatusOr<DaemonCredentials> DaemonCredentialsFromFlags() {
+  absl::StatusOr<auth::TlsConfig> config = auth::TlsConfigFromFlags();
+  if (!config.ok()) return config.status();
+  if (!config->insecure_plaintext_unsafe) {
+    if (absl::Status missing = RequireTlsFiles(config->files); !missing.ok()) return missing;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server =
+      auth::ServerCredentials(*config);
+  if (!server.ok()) return server.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel =
+      auth::ChannelCredentials(*config);
+  if (!channel.ok()) return channel.status();
+  DaemonCredentials credentials;
+  credentials.server = *std::move(server);
+  credentials.channel = *std::move(channel);
+  credentials.insecure_plaintext_unsafe = config->insecure_plaintext_unsafe;
+  return credentials;
+}
 
 void ConfigureCommonServerOptions() {
   grpc::EnableDefaultHealthCheckService(true);
@@ -19,11 +58,15 @@ void ConfigureCommonServerOptions() {
 }
 
 void AddListeningPort(grpc::ServerBuilder& builder, const std::string& address,
-                      int* bound_port) {
+                      std::shared_ptr<grpc::ServerCredentials> credentials, int* bound_port) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  // Plaintext until the auth issue brings mTLS to every channel.
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), bound_port);
+  builder.AddListeningPort(address, std::move(credentials), bound_port);
+}
+
+void AddListeningPort(grpc::ServerBuilder& builder, const std::string& address,
+                      int* bound_port) {
+  AddListeningPort(builder, address, grpc::InsecureServerCredentials(), bound_port);
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(grpc::ServerBuilder& builder,
