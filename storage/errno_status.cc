@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "storage/path.h"
@@ -93,6 +94,18 @@ absl::Status LinkErrnoToStatus(int err, absl::string_view existing,
   const absl::Status s = ErrnoToStatus(err, "link", absl::StrCat(existing, " -> ", new_path));
   if (err != EEXIST) return s;
   return absl::AlreadyExistsError(s.message());
+}
+
+absl::Status ValidateOwner(uint32_t uid, uint32_t gid, absl::string_view path) {
+  constexpr uint32_t kUnchanged = 0xFFFFFFFF;
+  for (const auto& [field, id] : {std::pair<const char*, uint32_t>{"uid", uid}, {"gid", gid}}) {
+    if (id == kUnchanged) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "chown ", PathForMessage(path), ": ", field,
+          " 4294967295 means \"leave unchanged\" to chown, not an owner"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckUnshared(uint64_t nlink, uint32_t uid, absl::string_view op,

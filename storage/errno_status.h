@@ -51,6 +51,10 @@ absl::Status CheckLinkable(FileType type, absl::string_view existing);
 absl::Status LinkErrnoToStatus(int err, absl::string_view existing,
                                absl::string_view new_path);
 
+// SetOwner's check of its ids: INVALID_ARGUMENT naming "uid" or "gid" for 4294967295,
+// which chown(2) reads as "leave unchanged" rather than as an owner.
+absl::Status ValidateOwner(uint32_t uid, uint32_t gid, absl::string_view path);
+
 // OpenOrCreateForWrite's check of an existing file at a predictable name: OK if it has
 // one link and belongs to the effective user, PERMISSION_DENIED otherwise (a planted
 // hard link or another user's file must not receive the data).

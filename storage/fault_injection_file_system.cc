@@ -24,7 +24,7 @@ constexpr std::array<absl::string_view, kNumOps> kOpNames = {
     "stat",   "walk",     "walk next", "open for read", "read",      "data extents",
     "fstat",  "create temp", "open for write", "write", "truncate", "fsync",
     "close",  "rename",   "sync dir",  "mkdir",         "remove",    "set mode",
-    "symlink", "statvfs", "open or create", "syncfs", "copy", "link"};
+    "symlink", "statvfs", "open or create", "syncfs", "copy", "link", "chown"};
 
 absl::string_view OpName(FaultOp op) { return kOpNames[static_cast<size_t>(op)]; }
 
@@ -494,6 +494,12 @@ absl::Status FaultInjectionFileSystem::Link(absl::string_view existing,
   absl::Status s = base_->Link(existing, new_path);
   if (s.ok()) shared_->EntryCreated(std::string(new_path));
   return s;
+}
+
+absl::Status FaultInjectionFileSystem::SetOwner(absl::string_view path, uint32_t uid,
+                                                uint32_t gid) {
+  if (absl::Status s = shared_->Hit(FaultOp::kSetOwner, {path}); !s.ok()) return s;
+  return base_->SetOwner(path, uid, gid);
 }
 
 absl::StatusOr<SpaceInfo> FaultInjectionFileSystem::FreeSpace() {

@@ -31,7 +31,7 @@
 //              SyncFileSystem it undoes nothing done before it.
 //      cannot: restore bytes overwritten in place below the synced size; bring back a
 //              file replaced by an unsynced rename or deleted by an unsynced Remove;
-//              undo SetModeAndMtime; drop anything the real page cache has already
+//              undo SetModeAndMtime or SetOwner; drop anything the real page cache has already
 //              written (the kernel's own durability is not under test here); see
 //              changes made by other processes or through the base directly.
 //    So on POSIX it models the common "forgot to fsync" bugs of a create-write-rename
@@ -76,6 +76,7 @@ enum class FaultOp {
   kSyncFileSystem,  // Path "" for path_prefix.
   kCopyFrom,        // WritableFile::CopyFrom; kWrite rules apply to it too.
   kLink,            // Matches either path.
+  kSetOwner,
   kNumOps,  // Not an operation: the count of the above.
 };
 
@@ -123,6 +124,7 @@ class FaultInjectionFileSystem : public FileSystem {
                                int64_t mtime_ns) override;
   absl::Status CreateSymlink(absl::string_view target, absl::string_view path) override;
   absl::Status Link(absl::string_view existing, absl::string_view new_path) override;
+  absl::Status SetOwner(absl::string_view path, uint32_t uid, uint32_t gid) override;
   absl::StatusOr<SpaceInfo> FreeSpace() override;
 
   // Internal, shared with the file and walker wrappers (public so they can name it).

@@ -2,6 +2,8 @@
 // simulated crash is exact over the fake and best effort (as documented) over POSIX.
 #include "storage/fault_injection_file_system.h"
 
+#include <unistd.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/test_util.h"
@@ -205,6 +207,15 @@ TEST_P(FaultInjectionTest, LinkIsCountedFailsOnEitherPathAndIsUndoneByACrash) {
   fs_.SimulateCrash();  // d was not synced after the link.
   EXPECT_THAT(*WalkAll(fs_, ""), ElementsAre("d", "f"));
   EXPECT_EQ(fs_.Stat("f")->nlink, 1u);
+}
+
+TEST_P(FaultInjectionTest, SetOwnerIsCountedAndFails) {
+  ASSERT_TRUE(WriteFile(fs_, "f", "x").ok());
+  fs_.AddFault({FaultOp::kSetOwner, "f", FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  EXPECT_EQ(fs_.SetOwner("f", geteuid(), getegid()).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(fs_.SetOwner("f", geteuid(), getegid()).ok());  // Keeping one's own: allowed.
+  EXPECT_EQ(fs_.Count(FaultOp::kSetOwner), 2);
+  EXPECT_EQ(fs_.Stat("f")->uid, geteuid());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FaultInjectionTest,

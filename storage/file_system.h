@@ -237,6 +237,15 @@ class FileSystem {
   virtual absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
                                        int64_t mtime_ns) = 0;
 
+  // Sets the owner and group of `path` itself, never following a symlink (lchown).
+  // PERMISSION_DENIED unless the OS allows it: root may give anything to anyone; another
+  // user may only keep the owner and pick a group they are in. INVALID_ARGUMENT for the
+  // id 4294967295 (chown's "leave unchanged") and for an id the system cannot represent
+  // (EINVAL: unmapped in a user namespace). As chown(2) does, a non-directory loses
+  // its set-user-ID bit and, if group-executable, its set-group-ID bit: set the mode
+  // afterwards. Durable like the mode (Sync, SyncDir or SyncFileSystem).
+  virtual absl::Status SetOwner(absl::string_view path, uint32_t uid, uint32_t gid) = 0;
+
   // Creates a symlink at `path` whose text is `target` (never resolved here).
   virtual absl::Status CreateSymlink(absl::string_view target,
                                      absl::string_view path) = 0;

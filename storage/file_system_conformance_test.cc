@@ -1,7 +1,13 @@
 // One suite, every backend: the POSIX file system and the in-memory fake must agree on
 // every observable behaviour (results, status codes, walk order, cursors), so tests
 // written against the fake say something about production.
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -587,6 +593,128 @@ TEST_P(ConformanceTest, OpenOrCreateForWriteRefusesAHardLinkedFile) {
   EXPECT_EQ(*ReadAll(fs(), "someone"), "theirs");
 }
 
+// --- Owners ----------------------------------------------------------------------------
+
+constexpr uint32_t kNobody = 65534;
+
+// Runs `check` in a child process that has given up root for nobody:nogroup and
+// returns its exit status (0 when every check held), or -1 when this sandbox does not
+// let the process change its ids. How the non-root rules are tested when running as
+// root; without root `check` runs here.
+int RunWithoutRoot(const std::function<int()>& check) {
+  if (geteuid() != 0) return check();
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+        setresuid(kNobody, kNobody, kNobody) != 0) {
+      _exit(255);
+    }
+    _exit(check());
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (!WIFEXITED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status);
+}
+
+// Whether this process may give a file to another user: root, and not root of a user
+// namespace that maps no other id (as Bazel's sandbox can be).
+bool CanGiveFilesAway() {
+  if (geteuid() != 0) return false;
+  const std::string probe = testing::MakeTempDir() + "/probe";
+  testing::RawWriteFile(probe, "");
+  const bool given = chown(probe.c_str(), kNobody, kNobody) == 0;
+  unlink(probe.c_str());
+  return given;
+}
+
+constexpr const char* kNeedsRealRoot =
+    "giving files to another user needs root (outside a user namespace mapping only root)";
+
+TEST_P(ConformanceTest, SetOwnerAsRoot) {
+  // The fake follows geteuid() alone, so it runs wherever the process is root.
+  if (geteuid() != 0 || (GetParam() == Backend::kPosix && !CanGiveFilesAway())) {
+    GTEST_SKIP() << kNeedsRealRoot;
+  }
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f", "d/setid=y"}).ok());
+  ASSERT_TRUE(fs().SetOwner("d/f", kNobody, kNobody - 1).ok());
+  ASSERT_TRUE(fs().SetOwner("d/l", 1001, 1002).ok());  // The link itself...
+  ASSERT_TRUE(fs().SetOwner("d", 1003, 1004).ok());
+  ASSERT_TRUE(fs().SetOwner("", 0, 0).ok());
+  EXPECT_EQ(fs().Stat("d/f")->uid, kNobody);
+  EXPECT_EQ(fs().Stat("d/f")->gid, kNobody - 1);  // ...not its target.
+  EXPECT_EQ(fs().Stat("d/l")->uid, 1001u);
+  EXPECT_EQ(fs().Stat("d/l")->gid, 1002u);
+  EXPECT_EQ(fs().Stat("d")->uid, 1003u);
+  EXPECT_EQ(fs().Stat("d")->gid, 1004u);
+  EXPECT_EQ(fs().Stat("")->uid, 0u);
+  auto file = fs().OpenForRead("d/f");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ((*file)->Stat()->uid, kNobody);
+  auto walker = fs().Walk("d", "");
+  ASSERT_TRUE(walker.ok());
+  FileInfo entry;
+  ASSERT_TRUE(*(*walker)->Next(&entry));
+  EXPECT_EQ(entry.path, "d/f");
+  EXPECT_EQ(entry.gid, kNobody - 1);
+  // As chown(2): set-user-ID always goes, set-group-ID only from a group-executable
+  // file; a directory keeps both.
+  ASSERT_TRUE(fs().SetModeAndMtime("d/setid", 06755, 0).ok());
+  ASSERT_TRUE(fs().SetOwner("d/setid", 0, 0).ok());
+  EXPECT_EQ(fs().Stat("d/setid")->mode, 0755u);
+  ASSERT_TRUE(fs().SetModeAndMtime("d/setid", 06745, 0).ok());
+  ASSERT_TRUE(fs().SetOwner("d/setid", 0, 0).ok());
+  EXPECT_EQ(fs().Stat("d/setid")->mode, 02745u);
+  ASSERT_TRUE(fs().SetModeAndMtime("d", 03755, 0).ok());
+  ASSERT_TRUE(fs().SetOwner("d", 0, 0).ok());
+  EXPECT_EQ(fs().Stat("d")->mode, 03755u);
+  // A file given away is no longer the process's own: its predictable name is refused.
+  EXPECT_EQ(fs().OpenOrCreateForWrite("d/f").status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_P(ConformanceTest, SetOwnerErrors) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f"}).ok());
+  const uint32_t uid = geteuid(), gid = getegid();
+  EXPECT_EQ(fs().SetOwner("nope", uid, gid).code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs().SetOwner("d/l/x", uid, gid).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs().SetOwner("d/f/x", uid, gid).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs().SetOwner("d/../f", uid, gid).code(), StatusCode::kInvalidArgument);
+  absl::Status unchanged = fs().SetOwner("d/f", 0xFFFFFFFF, gid);
+  EXPECT_EQ(unchanged.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unchanged.message()), HasSubstr("uid"));
+  EXPECT_THAT(std::string(fs().SetOwner("d/f", uid, 0xFFFFFFFF).message()), HasSubstr("gid"));
+  EXPECT_TRUE(fs().SetOwner("d/f", uid, gid).ok());  // Anyone may keep what they have.
+  EXPECT_EQ(fs().Stat("d/f")->uid, uid);
+}
+
+// What a process without root may do: keep the owner and choose one of its groups.
+TEST_P(ConformanceTest, SetOwnerWithoutRootIsPermissionDenied) {
+  if (geteuid() == 0 && !CanGiveFilesAway()) GTEST_SKIP() << kNeedsRealRoot;
+  ASSERT_TRUE(BuildTree(fs(), {"d/", "d/theirs=x", "mine=y"}).ok());
+  // Searchable by the unprivileged child, and "mine" belongs to the child's user.
+  ASSERT_TRUE(fs().SetModeAndMtime("", 0755, 0).ok());
+  const uint32_t uid = geteuid() == 0 ? kNobody : geteuid();
+  const uint32_t gid = geteuid() == 0 ? kNobody : getegid();
+  if (geteuid() == 0) {
+    ASSERT_TRUE(fs().SetOwner("mine", kNobody, kNobody).ok());
+  }
+  const int failed = RunWithoutRoot([&] {
+    int bad = 0;
+    if (!fs().SetOwner("mine", uid, gid).ok()) bad |= 1;
+    if (fs().SetOwner("mine", 0, gid).code() != StatusCode::kPermissionDenied) bad |= 2;
+    if (fs().SetOwner("mine", uid, 0).code() != StatusCode::kPermissionDenied) bad |= 4;
+    if (fs().SetOwner("d/theirs", uid, gid).code() != StatusCode::kPermissionDenied) bad |= 8;
+    if (fs().Stat("mine")->uid != uid) bad |= 16;
+    return bad;
+  });
+  if (failed < 0) GTEST_SKIP() << "this sandbox does not let a root process drop to nobody";
+  EXPECT_EQ(failed, 0) << "bit 1: own file refused, 2: giving it away, 4: foreign group, "
+                          "8: another user's file, 16: owner changed";
+}
+
 TEST_P(ConformanceTest, SetModeAndMtime) {
   ASSERT_TRUE(BuildTree(fs(), {"d/", "d/f=x", "d/l->f"}).ok());
   const int64_t t = int64_t{1600000000} * 1000000000 + 987654321;
@@ -767,6 +895,10 @@ TEST(CrossBackendTest, IdenticalStatusesAndCursors) {
     note(fs.Link("nope", "x"));
     note(fs.Link("b0", "nope/x"));
     note(fs.Link("b0", "s/x"));
+    note(fs.SetOwner("nope", geteuid(), getegid()));
+    note(fs.SetOwner("s/x", geteuid(), getegid()));
+    note(fs.SetOwner("b0/x", geteuid(), getegid()));
+    note(fs.SetOwner("b0", 0xFFFFFFFF, getegid()));
     std::vector<std::string> cursors;
     note(WalkAll(fs, "", "", &cursors).status());
     out.insert(out.end(), cursors.begin(), cursors.end());

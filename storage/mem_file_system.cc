@@ -1,5 +1,7 @@
 #include "storage/mem_file_system.h"
 
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,6 +115,8 @@ namespace {
 struct Content {
   uint32_t mode = 0;
   int64_t mtime_ns = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
   std::string data;   // kRegular: the bytes; holes read as zeros.
   ExtentMap extents;  // kRegular: where data was written.
   Entries entries;    // kDirectory.
@@ -149,6 +153,8 @@ struct MemFileSystem::State {
     node->inode = next_inode++;
     node->live.mode = mode & 07777;
     node->live.mtime_ns = NowNs();
+    node->live.uid = geteuid();
+    node->live.gid = getegid();
     node->durable = node->live;  // Exists empty once its directory entry is durable.
     return node;
   }
@@ -167,8 +173,8 @@ FileInfo InfoOf(const Node& node, absl::string_view path) {
   info.inode = node.inode;
   info.device = kMemDevice;
   info.nlink = node.links;
-  info.uid = geteuid();
-  info.gid = getegid();
+  info.uid = node.live.uid;
+  info.gid = node.live.gid;
   if (node.type == FileType::kRegular) info.size = node.live.data.size();
   if (node.type == FileType::kSymlink) {
     info.size = node.target.size();
@@ -181,6 +187,33 @@ FileInfo InfoOf(const Node& node, absl::string_view path) {
     }
   }
   return info;
+}
+
+// Whether the process is in group `gid`, effective or supplementary (in_group_p).
+bool InGroup(uint32_t gid) {
+  if (gid == getegid()) return true;
+  std::vector<gid_t> groups(NGROUPS_MAX);
+  const int n = getgroups(static_cast<int>(groups.size()), groups.data());
+  return n > 0 && std::find(groups.begin(), groups.begin() + n, gid) != groups.begin() + n;
+}
+
+// chown(2)'s rules, root standing for CAP_CHOWN: anything for root; otherwise the owner
+// may keep the owner and pick a group it is in. Also what the change does to the mode:
+// a non-directory loses set-user-ID, and set-group-ID if group-executable or (without
+// root) if the process is not in the file's group.
+absl::Status Chown(Node& node, uint32_t uid, uint32_t gid, absl::string_view path) {
+  Content& c = node.live;
+  const bool root = geteuid() == 0;
+  if (!root && (c.uid != geteuid() || uid != c.uid || (gid != c.gid && !InGroup(gid)))) {
+    return ErrnoToStatus(EPERM, "chown", path);
+  }
+  if (node.type != FileType::kDirectory) {
+    c.mode &= ~uint32_t{S_ISUID};
+    if ((c.mode & S_IXGRP) != 0 || (!root && !InGroup(c.gid))) c.mode &= ~uint32_t{S_ISGID};
+  }
+  c.uid = uid;
+  c.gid = gid;
+  return absl::OkStatus();
 }
 
 // The status a POSIX lookup gives when it meets `node` where a directory is needed.
@@ -512,7 +545,7 @@ absl::StatusOr<std::unique_ptr<WritableFile>> MemFileSystem::OpenOrCreateForWrit
     AddEntry(loc->parent.get(), loc->name, node);
   } else if (absl::Status s = CheckRegularFile(node->type, kOp, path); !s.ok()) {
     return s;
-  } else if (absl::Status s = CheckUnshared(node->links, geteuid(), kOp, path); !s.ok()) {
+  } else if (absl::Status s = CheckUnshared(node->links, node->live.uid, kOp, path); !s.ok()) {
     return s;
   }
   return std::unique_ptr<WritableFile>(
@@ -634,6 +667,19 @@ absl::Status MemFileSystem::SetModeAndMtime(absl::string_view path, uint32_t mod
   if (node->type != FileType::kSymlink) node->live.mode = mode & 07777;  // Linux: no modes.
   node->live.mtime_ns = mtime_ns;
   return absl::OkStatus();
+}
+
+absl::Status MemFileSystem::SetOwner(absl::string_view path, uint32_t uid, uint32_t gid) {
+  if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+  if (absl::Status s = ValidateOwner(uid, gid, path); !s.ok()) return s;
+  absl::MutexLock lock(&state_->mu);
+  NodePtr node = state_->root;
+  if (!path.empty()) {
+    absl::StatusOr<Located> loc = LocateExisting(state_->root, path, "chown");
+    if (!loc.ok()) return loc.status();
+    node = loc->node;
+  }
+  return Chown(*node, uid, gid, path);
 }
 
 absl::Status MemFileSystem::CreateSymlink(absl::string_view target, absl::string_view path) {

@@ -8,21 +8,25 @@
 // symlinks never followed (a symlink used as a directory is INVALID_ARGUMENT "symlink in
 // path"), sparse files (DataExtents reports the written regions; Truncate extends with a
 // hole; CopyFrom reads and writes the source's data extents and punches its holes),
+// owners (new entries belong to the effective user and group; SetOwner follows
+// chown(2)'s rules for the process's real privileges, root standing for CAP_CHOWN, and
+// clears set-user-ID/set-group-ID bits as the kernel does),
 // hard links (one node under several names: one inode, nlink counts the names, the
 // bytes are freed with the last name), the same walk order and cursors (TreeWalker). Permission bits are stored but
 // never enforced, like POSIX for root; FreeSpace reports a configurable capacity that
 // writes consume, so RESOURCE_EXHAUSTED can be provoked.
 //
 // Durability model (exact, pessimistic): each regular file has a durable copy of its
-// bytes, size, sparse map, mode and mtime, updated only by WritableFile::Sync; each
-// directory has a durable copy of its entries (name -> inode), mode and mtime, updated
+// bytes, size, sparse map, mode, mtime and owner, updated only by WritableFile::Sync;
+// each directory has a durable copy of its entries (name -> inode), mode, mtime and
+// owner, updated
 // only by SyncDir of that directory. A rename or create is durable only once the
 // directory (or, for a rename between directories, each of the two directories) holding
 // the changed entry is synced. DropUnsyncedData() (a simulated crash) makes the live
 // tree equal to the durable one: unsynced bytes are gone, a file created but never
 // synced is empty, entries created after their directory's last SyncDir vanish and
 // entries removed since reappear (link counts follow). SyncFileSystem makes the whole live tree durable. Operations that add nothing to a crash test (MakeDirs,
-// CreateSymlink, Link, SetModeAndMtime, MakeSpecialFile) follow the same rules.
+// CreateSymlink, Link, SetModeAndMtime, SetOwner, MakeSpecialFile) follow the same rules.
 //
 // Ownership: files and walkers share the tree with the FileSystem and may outlive it.
 // Thread safety: all operations take one mutex; safe from many threads.
@@ -60,6 +64,7 @@ class MemFileSystem : public FileSystem {
   absl::Status Remove(absl::string_view path) override;
   absl::Status SetModeAndMtime(absl::string_view path, uint32_t mode,
                                int64_t mtime_ns) override;
+  absl::Status SetOwner(absl::string_view path, uint32_t uid, uint32_t gid) override;
   absl::Status CreateSymlink(absl::string_view target, absl::string_view path) override;
   absl::Status Link(absl::string_view existing, absl::string_view new_path) override;
   absl::StatusOr<SpaceInfo> FreeSpace() override;

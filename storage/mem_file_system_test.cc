@@ -2,6 +2,8 @@
 // files. Shared semantics are tested against both backends in the conformance suite.
 #include "storage/mem_file_system.h"
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -160,6 +162,25 @@ TEST(MemFileSystemCrashTest, LinkNeedsItsDirectorySynced) {
   EXPECT_THAT(*WalkAll(fs, ""), ElementsAre("a", "a/f", "a/kept", "b"));
   EXPECT_EQ(fs.Stat("a/f")->nlink, 2u);  // Counts follow the surviving names.
   EXPECT_EQ(fs.Stat("a/kept")->inode, fs.Stat("a/f")->inode);
+}
+
+TEST(MemFileSystemCrashTest, OwnerIsDurableWithTheFileSync) {
+  if (geteuid() != 0) GTEST_SKIP() << "giving a file away needs root";
+  MemFileSystem fs;
+  ASSERT_TRUE(WriteFile(fs, "f", "x").ok());
+  ASSERT_TRUE(WriteFile(fs, "g", "y").ok());
+  ASSERT_TRUE(fs.SetOwner("f", 65534, 65534).ok());
+  ASSERT_TRUE(fs.SetOwner("g", 65534, 65534).ok());
+  auto g = fs.OpenForWrite("g");
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE((*g)->Sync().ok());
+  fs.DropUnsyncedData();
+  EXPECT_EQ(fs.Stat("f")->uid, 0u);  // Never synced: the change is lost.
+  EXPECT_EQ(fs.Stat("g")->uid, 65534u);
+  ASSERT_TRUE(fs.SetOwner("f", 65534, 65534).ok());
+  ASSERT_TRUE(fs.SyncFileSystem().ok());
+  fs.DropUnsyncedData();
+  EXPECT_EQ(fs.Stat("f")->gid, 65534u);
 }
 
 TEST(MemFileSystemTest, HardLinkedBytesAreFreedWithTheLastName) {

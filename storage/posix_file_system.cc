@@ -622,6 +622,28 @@ class PosixFileSystem : public FileSystem {
     return absl::OkStatus();
   }
 
+  absl::Status SetOwner(absl::string_view path, uint32_t uid, uint32_t gid) override {
+    if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
+    if (absl::Status s = ValidateOwner(uid, gid, path); !s.ok()) return s;
+    // The root through its own O_PATH descriptor; anything else by name in its confined
+    // parent, the final symlink itself rather than its target.
+    UniqueFd parent;
+    std::string name;
+    int flags = AT_EMPTY_PATH;
+    if (!path.empty()) {
+      absl::StatusOr<UniqueFd> dir = OpenParent(path, "chown");
+      if (!dir.ok()) return dir.status();
+      parent = *std::move(dir);
+      name = std::string(Basename(path));
+      flags = AT_SYMLINK_NOFOLLOW;
+    }
+    const int dirfd = path.empty() ? root_.get() : parent.get();
+    while (fchownat(dirfd, name.c_str(), uid, gid, flags) != 0) {
+      if (errno != EINTR) return ErrnoToStatus(errno, "chown", path);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Link(absl::string_view existing, absl::string_view new_path) override {
     if (absl::Status s = ValidateNonRootPath(existing); !s.ok()) return s;
     if (absl::Status s = ValidateNonRootPath(new_path); !s.ok()) return s;

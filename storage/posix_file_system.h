@@ -38,6 +38,10 @@
 // meanwhile cannot make it link something else, and the new name is never followed.
 // Needs /proc mounted (as the chmod fallback below 6.6 does).
 //
+// SetOwner: fchownat(AT_SYMLINK_NOFOLLOW) of the name in its confined parent (the root
+// through its own descriptor with AT_EMPTY_PATH): a final symlink gets the new owner
+// itself, its target never does.
+//
 // WritableFile::CopyFrom: copy_file_range(2) per data extent of the source when it is a
 // file of this backend too (no copy through user space), otherwise, and on EXDEV, EINVAL,
 // ENOSYS or EOPNOTSUPP, pread/pwrite through a buffer; holes over existing data are
