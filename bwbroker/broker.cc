@@ -154,29 +154,38 @@ void Broker::TickLocked(absl::Time now) {
 
 void Broker::RecomputeLocked(absl::Time now) {
   const auto start = std::chrono::steady_clock::now();
-  groups_.clear();
+  auto snapshot = std::make_shared<AllocationSnapshot>();
+  size_t demands = 0;
+  for (const auto& [id, client] : clients_) demands += client.demands.size();
+  // No reallocation below: group_index_ points at the keys in snapshot->groups.
+  snapshot->groups.reserve(demands);
   group_index_.clear();
+  group_index_.reserve(demands);
   for (const auto& [id, client] : clients_) {
     for (const GroupDemand& demand : client.demands) {
-      const auto [it, inserted] = group_index_.try_emplace(demand.group, groups_.size());
-      if (inserted) groups_.push_back({demand.group, 0});
-      groups_[it->second].bytes_per_second += demand.bytes_per_second;
+      auto it = group_index_.find(&demand.group);
+      if (it == group_index_.end()) {
+        snapshot->groups.push_back({demand.group, 0});
+        it = group_index_.emplace(&snapshot->groups.back().group, snapshot->groups.size() - 1)
+                 .first;
+      }
+      snapshot->groups[it->second].bytes_per_second += demand.bytes_per_second;
     }
   }
-  allocation_ = allocator_.Allocate(groups_);
-  computed_time_ = now;
+  snapshot->allocation = allocator_.Allocate(snapshot->groups);
+  snapshot->computed_time = now;
+  snapshot_ = std::move(snapshot);
   ++recomputes_;
   if (observer_ != nullptr) {
-    observer_->Recomputed(groups_, allocation_,
-                          absl::FromChrono(std::chrono::steady_clock::now() - start));
+    observer_->Recomputed(snapshot_, absl::FromChrono(std::chrono::steady_clock::now() - start));
   }
 }
 
 double Broker::ClientGrantLocked(const GroupDemand& demand) const {
-  const auto it = group_index_.find(demand.group);
+  const auto it = group_index_.find(&demand.group);
   if (it == group_index_.end()) return 0;  // Not reached: every kept demand is grouped.
-  const double total = groups_[it->second].bytes_per_second;
-  const double grant = allocation_.grants[it->second];
+  const double total = snapshot_->groups[it->second].bytes_per_second;
+  const double grant = snapshot_->allocation.grants[it->second];
   if (demand.bytes_per_second >= total) return grant;  // The group's only client.
   if (!(total > 0)) return 0;
   return std::floor(grant * (demand.bytes_per_second / total));
@@ -207,10 +216,14 @@ absl::StatusOr<v1::ReportDemandsResponse> Broker::ReportDemands(
 }
 
 v1::ListAllocationsResponse Broker::ListAllocations() const {
-  absl::MutexLock lock(&mu_);
+  std::shared_ptr<const AllocationSnapshot> snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot = snapshot_;
+  }
   v1::ListAllocationsResponse response;
-  const absl::Time expiry = computed_time_ + LeaseDuration(config_);
-  for (const LinkUsage& link : allocation_.links) {
+  const absl::Time expiry = snapshot->computed_time + LeaseDuration(config_);
+  for (const LinkUsage& link : snapshot->allocation.links) {
     v1::LinkAllocation* out = response.add_links();
     out->set_source_cluster(link.source_cluster);
     out->set_destination_cluster(link.destination_cluster);
@@ -219,12 +232,12 @@ v1::ListAllocationsResponse Broker::ListAllocations() const {
     out->set_allocated_bytes_per_second(link.allocated_bytes_per_second);
     for (size_t i : link.groups) {
       v1::FlowGrant* grant = out->add_grants();
-      SetGroup(groups_[i].group, grant->mutable_group());
-      grant->set_rate_bytes_per_second(allocation_.grants[i]);
+      SetGroup(snapshot->groups[i].group, grant->mutable_group());
+      grant->set_rate_bytes_per_second(snapshot->allocation.grants[i]);
       SetTimestamp(expiry, grant->mutable_lease_expiry());
     }
   }
-  SetTimestamp(computed_time_, response.mutable_computed_time());
+  SetTimestamp(snapshot->computed_time, response.mutable_computed_time());
   return response;
 }
 

@@ -37,12 +37,14 @@
 #define FERRY_BWBROKER_BROKER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -93,6 +95,15 @@ class Broker {
   // This client's part of its group's grant.
   double ClientGrantLocked(const GroupDemand& demand) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // Hash and equality of the group a pointer points to: the index refers to the keys
+  // inside the snapshot instead of copying them.
+  struct KeyHash {
+    size_t operator()(const FlowGroupKey* key) const { return absl::HashOf(*key); }
+  };
+  struct KeyEq {
+    bool operator()(const FlowGroupKey* a, const FlowGroupKey* b) const { return *a == *b; }
+  };
+
   const BrokerConfig config_;
   const Allocator allocator_;
   const Clock* const clock_;
@@ -100,12 +111,10 @@ class Broker {
 
   mutable absl::Mutex mu_;
   absl::btree_map<std::string, Client> clients_ ABSL_GUARDED_BY(mu_);  // by client_id
-  // The last recompute: demand per flow group summed over clients, its index, and the
-  // allocation (grants[i] for groups_[i]).
-  std::vector<GroupDemand> groups_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<FlowGroupKey, size_t> group_index_ ABSL_GUARDED_BY(mu_);
-  Allocation allocation_ ABSL_GUARDED_BY(mu_);
-  absl::Time computed_time_ ABSL_GUARDED_BY(mu_);
+  // The last recompute, and the index of its groups (keys point into *snapshot_).
+  std::shared_ptr<const AllocationSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const FlowGroupKey*, size_t, KeyHash, KeyEq> group_index_
+      ABSL_GUARDED_BY(mu_);
   int64_t recomputes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(const BrokerMe
   const std::string address = absl::GetFlag(FLAGS_metrics_listen);
   int port = 0;
   absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
-      StartMetricsExposer(address, metrics.registry(), &port);
+      StartMetricsExposer(address, metrics, &port);
   if (!exposer.ok()) return exposer.status();
   if (absl::Status s = WritePortFile(absl::GetFlag(FLAGS_metrics_port_file), port); !s.ok()) {
     return s;

@@ -1,11 +1,13 @@
 #include "bwbroker/metrics.h"
 
+#include <algorithm>
 #include <exception>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "prometheus/metric_family.h"
 
 namespace ferry::bwbroker {
 namespace {
@@ -59,8 +61,22 @@ std::string PriorityLabel(v1::PriorityClass priority) {
   return absl::AsciiStrToLower(name);
 }
 
+class BrokerMetrics::ScrapeTarget final : public prometheus::Collectable {
+ public:
+  explicit ScrapeTarget(BrokerMetrics* metrics) : metrics_(metrics) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    metrics_->Refresh();
+    return metrics_->registry_->Collect();
+  }
+
+ private:
+  BrokerMetrics* const metrics_;
+};
+
 BrokerMetrics::BrokerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
+      scrape_target_(std::make_shared<ScrapeTarget>(this)),
       link_capacity_(GaugeFamily(*registry_, "ferry_bwbroker_link_capacity_bytes_per_second",
                                  "Capacity of a link (+Inf: unconfigured and unconstrained).")),
       link_demand_(GaugeFamily(*registry_, "ferry_bwbroker_link_demand_bytes_per_second",
@@ -101,26 +117,35 @@ BrokerMetrics::GroupGauges& BrokerMetrics::GroupSeries(const FlowGroupKey& group
   return it->second;
 }
 
-void BrokerMetrics::Recomputed(absl::Span<const GroupDemand> demands,
-                               const Allocation& allocation, absl::Duration elapsed) {
+void BrokerMetrics::Recomputed(std::shared_ptr<const AllocationSnapshot> snapshot,
+                               absl::Duration elapsed) {
   recompute_duration_.Observe(absl::ToDoubleSeconds(elapsed));
-  flow_groups_.Set(static_cast<double>(demands.size()));
   absl::MutexLock lock(&mu_);
+  latest_ = std::move(snapshot);
+}
+
+void BrokerMetrics::Refresh() {
+  absl::MutexLock lock(&mu_);
+  if (latest_ == nullptr || latest_ == exported_) return;
+  const AllocationSnapshot& snapshot = *latest_;
   ++generation_;
-  for (const LinkUsage& link : allocation.links) {
+  for (const LinkUsage& link : snapshot.allocation.links) {
     LinkGauges& gauges = LinkSeries(link);
     gauges.capacity->Set(link.capacity_bytes_per_second);
     gauges.demand->Set(link.demand_bytes_per_second);
     gauges.allocated->Set(link.allocated_bytes_per_second);
     gauges.generation = generation_;
   }
-  for (size_t i = 0; i < demands.size() && i < allocation.grants.size(); ++i) {
-    GroupGauges& gauges = GroupSeries(demands[i].group);
-    gauges.demand->Set(demands[i].bytes_per_second);
-    gauges.allocated->Set(allocation.grants[i]);
+  const size_t groups = std::min(snapshot.groups.size(), snapshot.allocation.grants.size());
+  for (size_t i = 0; i < groups; ++i) {
+    GroupGauges& gauges = GroupSeries(snapshot.groups[i].group);
+    gauges.demand->Set(snapshot.groups[i].bytes_per_second);
+    gauges.allocated->Set(snapshot.allocation.grants[i]);
     gauges.generation = generation_;
   }
+  flow_groups_.Set(static_cast<double>(groups));
   RemoveStale();
+  exported_ = latest_;
 }
 
 void BrokerMetrics::RemoveStale() {
@@ -136,8 +161,7 @@ void BrokerMetrics::RemoveStale() {
 }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
-    const std::string& address, const std::shared_ptr<prometheus::Registry>& registry,
-    int* port) {
+    const std::string& address, const BrokerMetrics& metrics, int* port) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {  // prometheus-cpp reports a failed bind only by throwing.
     exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
@@ -149,7 +173,7 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
   if (ports.empty()) {
     return absl::UnavailableError(absl::StrCat("metrics: no port bound for '", address, "'"));
   }
-  exposer->RegisterCollectable(registry);
+  exposer->RegisterCollectable(metrics.scrape_target());
   if (port != nullptr) *port = ports[0];
   return exposer;
 }
