@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/grpc_status.h"
+#include "copyd/extent_cursor.h"
+#include "glog/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -47,6 +49,19 @@ storage::FileInfo FromProto(const v1::FileInfo& info, const std::string& path) {
   return out;
 }
 
+// A hole block must continue the range exactly like a data block, and carry no data.
+absl::Status AcceptHole(const v1::DataBlock& block, const v1::FileTask& file, uint64_t end,
+                        uint64_t next) {
+  if (block.offset() != next || block.hole_length() > end - next || !block.data().empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "hole block at offset ", block.offset(), " (", block.hole_length(), " bytes, ",
+        block.data().size(), " data bytes) of ", file.source_path(),
+        " does not continue the data received up to offset ", next, " (range ends at ", end,
+        "); not committed"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckPlannedStat(const storage::FileInfo& now, const v1::FileTask& file,
@@ -75,17 +90,23 @@ absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
   if (absl::Status s = CheckPlannedStat(*before, file, "size or mtime differs"); !s.ok()) return s;
   std::vector<char>& buffer = *buffer_;
   uint32_t crc = kCrc32cEmpty;
-  for (uint64_t done = 0; done < length;) {
+  ExtentCursor cursor(input->get(), offset, offset + length);
+  ExtentCursor::Piece piece;
+  for (;;) {
     if (abort != nullptr && abort->load()) return Aborted();
-    const size_t want = std::min<uint64_t>(buffer.size(), length - done);
-    absl::StatusOr<size_t> got = (*input)->ReadAt(offset + done, buffer.data(), want);
-    if (!got.ok()) return got.status();
-    if (*got != want) return SourceChanged(file.source_path(), "shorter than planned");
-    crc = Crc32cExtend(crc, buffer.data(), want);
-    if (absl::Status s = sink(offset + done, absl::string_view(buffer.data(), want)); !s.ok()) {
-      return s;
+    absl::StatusOr<bool> more = cursor.Next(buffer.size(), &piece);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (piece.hole) {
+      crc = Crc32cCombine(crc, Crc32cOfZeros(piece.length), piece.length);
+      continue;
     }
-    done += want;
+    absl::StatusOr<size_t> got = (*input)->ReadAt(piece.offset, buffer.data(), piece.length);
+    if (!got.ok()) return got.status();
+    if (*got != piece.length) return SourceChanged(file.source_path(), "shorter than planned");
+    crc = Crc32cExtend(crc, buffer.data(), piece.length);
+    absl::Status written = sink(piece.offset, absl::string_view(buffer.data(), piece.length));
+    if (!written.ok()) return written;
   }
   if (offset == 0 && length == file.source_info().size()) {
     // The whole file: one byte more than planned means it grew.
@@ -164,28 +185,40 @@ absl::StatusOr<uint32_t> RemoteChunkSource::Read(const v1::FileTask& file,
   uint32_t crc = kCrc32cEmpty;
   absl::Status status = absl::FailedPreconditionError("source_data_addresses: empty");
   const size_t count = addresses_->size();
-  for (size_t i = 0; i < count; ++i) {
+  int refetches = 0;
+  for (size_t i = 0; i < count;) {
     const size_t index = (first_ + i) % count;
-    status = ReadFrom(addresses_->Get(index), file, end, abort, sink, &next, &crc);
+    bool corrupt = false;
+    status = ReadFrom(addresses_->Get(index), file, end, abort, sink, &next, &crc, &corrupt);
     if (status.ok()) {
       first_ = index;
       break;
     }
+    if (corrupt && refetches < kMaxBlockRefetches) {
+      // Read the range again from the corrupted block on: what was verified and
+      // written before it stays.
+      ++refetches;
+      LOG(WARNING) << status.message() << "; refetching (" << refetches << " of "
+                   << kMaxBlockRefetches << ")";
+      continue;
+    }
+    if (corrupt) {
+      return absl::DataLossError(absl::StrCat(status.message(), "; still corrupt after ",
+                                              refetches, " refetches"));
+    }
     if (!absl::IsUnavailable(status)) return status;
+    ++i;
   }
+  // The server checked the planned stat when it opened the file and again after the
+  // last block (ReadChunkRequest.expected_*): a source modified meanwhile failed it.
   if (!status.ok()) return status;
-  // The stream checked the planned stat when it opened the file; check it again now.
-  absl::StatusOr<storage::FileInfo> after = Stat(file, path);
-  if (!after.ok()) return after.status();
-  if (absl::Status s = CheckPlannedStat(*after, file, "modified while being copied"); !s.ok()) {
-    return s;
-  }
   return crc;
 }
 
 absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::FileTask& file,
                                          uint64_t end, const std::atomic<bool>* abort,
-                                         Sink sink, uint64_t* next, uint32_t* crc) {
+                                         Sink sink, uint64_t* next, uint32_t* crc,
+                                         bool* corrupt) {
   v1::ReadChunkRequest request;
   request.set_path(file.source_path());
   request.set_offset(*next);
@@ -212,12 +245,15 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
     }
     const std::string& data = block.data();
     if (block.hole_length() != 0) {
-      failed = absl::UnimplementedError(
-          absl::StrCat("source sent a hole at offset ", block.offset(), " of ",
-                       file.source_path(), "; this copyd cannot write holes yet"));
-      break;
+      failed = AcceptHole(block, file, end, *next);
+      if (!failed.ok()) break;
+      // Nothing to write: the temporary file reads as zeros where nothing was written,
+      // and its size is set to the planned one before it is committed.
+      *crc = Crc32cCombine(*crc, Crc32cOfZeros(block.hole_length()), block.hole_length());
+      *next += block.hole_length();
+      continue;
     }
-    if (block.offset() != *next || data.size() > end - *next) {
+    if (block.offset() != *next || data.size() > end - *next || data.empty()) {
       failed = absl::DataLossError(absl::StrCat(
           "block at offset ", block.offset(), " (", data.size(), " bytes) of ",
           file.source_path(), " does not continue the data received up to offset ", *next,
@@ -229,7 +265,8 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
       failed = absl::DataLossError(absl::StrCat(
           "CRC32C mismatch in the block at offset ", block.offset(), " (", data.size(),
           " bytes) of ", file.source_path(), ": sent ", block.crc32c(), ", received ",
-          block_crc, "; not committed"));
+          block_crc));
+      *corrupt = true;
       break;
     }
     for (size_t piece = 0; piece < data.size() && failed.ok(); piece += kMaxSinkPiece) {

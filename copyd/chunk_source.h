@@ -1,19 +1,27 @@
 // ChunkSource: where FileCopier reads a task's source from.
 //
 //  - LocalChunkSource: the source is this copyd's own storage root (Task.
-//    source_data_addresses empty): pread through the FileCopier's one buffer, exactly
-//    today's path.
+//    source_data_addresses empty): pread through the FileCopier's one buffer, within the
+//    file's data extents only.
 //  - RemoteChunkSource: the source lives in another cluster (pull): DataService.Stat and
 //    DataService.ReadChunk of that cluster's copyds (Task.source_data_addresses). Blocks
 //    of 1 MiB arrive in one reused message; each block's CRC32C is recomputed and
 //    compared before any of it is written, its offset must continue the previous block
-//    and the stream must end exactly at the end of the range: a corrupted, missing,
-//    duplicated or short block is DATA_LOSS (naming the path and offset). The bytes go to
-//    the sink in pieces of at most 256 KiB (larger writes into fresh page cache are much
-//    slower here, see shared/notes/data-path.md). UNAVAILABLE from one address moves the
-//    rest of the range to the next address (each address tried once per read).
+//    and the stream must end exactly at the end of the range: a missing, duplicated or
+//    short block is DATA_LOSS (naming the path and offset). A block whose CRC32C does not
+//    match is asked for again (a new stream from its offset, up to kMaxBlockRefetches
+//    times per read) before the read fails with DATA_LOSS naming the path and offset.
+//    The bytes go to the sink in pieces of at most 256 KiB (larger writes into fresh page
+//    cache are much slower here, see shared/notes/data-path.md). UNAVAILABLE from one
+//    address moves the rest of the range to the next address (each address tried once
+//    per read).
 //
-// Both check the planned stat (size and mtime) before and after the read:
+// Holes: both sources skip the holes of a sparse source (the remote one receives them
+// as hole blocks); the sink sees only data, so what it writes into keeps the holes, and
+// the caller sets the final size. The CRC32C returned covers the holes as zeros.
+//
+// Both check the planned stat (size and mtime) before and after the read (the remote
+// one through the server, which checks the open file after the last block):
 // FAILED_PRECONDITION "source changed" otherwise.
 //
 // Thread safety: a ChunkSource is used by one FileCopier thread; DataChannels is shared.
@@ -43,6 +51,8 @@ namespace ferry::copyd {
 inline constexpr size_t kMaxSinkPiece = 256 << 10;
 // Block size asked of a remote DataService.
 inline constexpr uint32_t kRemoteBlockSize = 1 << 20;
+// Times one read asks again for a block whose CRC32C did not match before it fails.
+inline constexpr int kMaxBlockRefetches = 3;
 
 // OK if `now` has the planned size and mtime of `file`, else FAILED_PRECONDITION
 // "source changed since it was planned (`what`): <source path>".
@@ -123,9 +133,11 @@ class RemoteChunkSource final : public ChunkSource {
  private:
   // One ReadChunk stream from `address` for [*next, end); advances *next and *crc by
   // the bytes verified and written.
+  // *corrupt tells a block whose CRC32C did not match (worth refetching) from the
+  // other failures.
   absl::Status ReadFrom(const std::string& address, const v1::FileTask& file, uint64_t end,
                         const std::atomic<bool>* abort, Sink sink, uint64_t* next,
-                        uint32_t* crc);
+                        uint32_t* crc, bool* corrupt);
 
   DataChannels* const channels_;
   const google::protobuf::RepeatedPtrField<std::string>* const addresses_;

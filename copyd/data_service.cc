@@ -11,6 +11,7 @@
 #include "common/crc32c.h"
 #include "common/grpc_status.h"
 #include "common/location.h"
+#include "copyd/extent_cursor.h"
 
 namespace ferry::copyd {
 namespace {
@@ -46,12 +47,33 @@ class FailedStream final : public grpc::ServerWriteReactor<Message> {
   void OnDone() override { delete this; }
 };
 
-// Streams DataBlocks of [offset, end) from an open file, one write outstanding.
+// Where a ReadChunk stream reads from and what it must check.
+struct ReadPlan {
+  std::unique_ptr<storage::ReadableFile> file;
+  std::string path;  // As requested, for messages.
+  uint64_t offset = 0;
+  uint64_t end = 0;
+  uint32_t block_size = 0;
+  bool check_version = false;  // expected_size / expected_mtime_ns were given.
+  uint64_t expected_size = 0;
+  int64_t expected_mtime_ns = 0;
+};
+
+absl::Status SourceChangedError(absl::string_view path, absl::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat("source changed (", what, "): ", path));
+}
+
+// Streams DataBlocks of [offset, end) from an open file, one write outstanding: data
+// blocks of at most block_size bytes within the file's data extents, one hole block for
+// each gap between them. After the last block the file is checked against the planned
+// stat once more, so a source modified during the stream ends it FAILED_PRECONDITION.
 class ReadChunkReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
  public:
-  ReadChunkReactor(std::unique_ptr<storage::ReadableFile> file, uint64_t offset,
-                   uint64_t end, uint32_t block_size)
-      : file_(std::move(file)), offset_(offset), end_(end), block_size_(block_size) {
+  ReadChunkReactor(ReadPlan plan, const DataServiceImpl::BlockHook* hook)
+      : plan_(std::move(plan)),
+        offset_(plan_.offset),
+        hook_(hook),
+        cursor_(plan_.file.get(), plan_.offset, plan_.end) {
     SendNext();
   }
 
@@ -66,33 +88,60 @@ class ReadChunkReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
 
  private:
   void SendNext() {
-    if (offset_ >= end_) {
+    absl::Status status = offset_ >= plan_.end ? Recheck() : FillBlock();
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    if (offset_ > plan_.end) {  // Recheck passed: the range is complete.
       Finish(grpc::Status::OK);
       return;
     }
-    const size_t want = std::min<uint64_t>(block_size_, end_ - offset_);
-    std::string* data = block_.mutable_data();
-    data->resize(want);  // Keeps its capacity from the previous block.
-    absl::StatusOr<size_t> got = file_->ReadAt(offset_, data->data(), want);
-    if (!got.ok()) {
-      Finish(ToGrpcStatus(got.status()));
-      return;
-    }
-    if (*got != want) {
-      Finish(ToGrpcStatus(absl::FailedPreconditionError(
-          "source changed: file ended before the requested range")));
-      return;
-    }
-    block_.set_offset(offset_);
-    block_.set_crc32c(Crc32c(*data));
-    offset_ += want;
     StartWrite(&block_);
   }
 
-  std::unique_ptr<storage::ReadableFile> file_;
-  uint64_t offset_;
-  const uint64_t end_;
-  const uint32_t block_size_;
+  // The stat of the open file once every block is sent.
+  absl::Status Recheck() {
+    offset_ = plan_.end + 1;  // Marks the stream as complete.
+    if (!plan_.check_version) return absl::OkStatus();
+    absl::StatusOr<storage::FileInfo> info = plan_.file->Stat();
+    if (!info.ok()) return info.status();
+    if (info->size != plan_.expected_size || info->mtime_ns != plan_.expected_mtime_ns) {
+      return SourceChangedError(plan_.path, "modified while being read");
+    }
+    return absl::OkStatus();
+  }
+
+  // The next block at offset_: a hole up to the next data extent, or data.
+  absl::Status FillBlock() {
+    ExtentCursor::Piece piece;
+    absl::StatusOr<bool> more = cursor_.Next(plan_.block_size, &piece);
+    if (!more.ok()) return more.status();
+    block_.set_offset(piece.offset);
+    offset_ = cursor_.position();
+    if (piece.hole) {
+      block_.mutable_data()->clear();  // Keeps its capacity for the next data block.
+      block_.set_crc32c(0);
+      block_.set_hole_length(piece.length);
+      return absl::OkStatus();
+    }
+    std::string* data = block_.mutable_data();
+    data->resize(piece.length);  // Keeps its capacity from the previous block.
+    absl::StatusOr<size_t> got = plan_.file->ReadAt(piece.offset, data->data(), piece.length);
+    if (!got.ok()) return got.status();
+    if (*got != piece.length) {
+      return SourceChangedError(plan_.path, "file ended before the range");
+    }
+    block_.set_hole_length(0);
+    block_.set_crc32c(Crc32c(*data));
+    if (hook_ != nullptr && *hook_) (*hook_)(plan_.path, &block_);
+    return absl::OkStatus();
+  }
+
+  ReadPlan plan_;
+  uint64_t offset_;  // Next byte to send; plan_.end + 1 once the range is complete.
+  const DataServiceImpl::BlockHook* const hook_;
+  ExtentCursor cursor_;
   v1::DataBlock block_;
 };
 
@@ -141,30 +190,36 @@ class ListReactor final : public grpc::ServerWriteReactor<v1::ListResponse> {
   v1::ListResponse page_;
 };
 
-absl::StatusOr<std::unique_ptr<storage::ReadableFile>> OpenChecked(
-    storage::FileSystem* fs, const v1::ReadChunkRequest& request, uint64_t* end) {
+// Opens the requested file and checks the request against it.
+absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs,
+                                     const v1::ReadChunkRequest& request) {
   absl::StatusOr<std::string> path = RootRelativePath(request.path(), "path");
   if (!path.ok()) return path.status();
+  ReadPlan plan;
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs->OpenForRead(*path);
   if (!file.ok()) return file.status();
-  absl::StatusOr<storage::FileInfo> info = (*file)->Stat();
+  plan.file = std::move(*file);
+  absl::StatusOr<storage::FileInfo> info = plan.file->Stat();
   if (!info.ok()) return info.status();
-  const bool check_version = request.expected_size() != 0 || request.expected_mtime_ns() != 0;
-  if (check_version && (info->size != request.expected_size() ||
-                        info->mtime_ns != request.expected_mtime_ns())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("source changed: ", request.path(), " differs from the planned stat"));
+  plan.path = request.path();
+  plan.check_version = request.expected_size() != 0 || request.expected_mtime_ns() != 0;
+  plan.expected_size = request.expected_size();
+  plan.expected_mtime_ns = request.expected_mtime_ns();
+  if (plan.check_version && (info->size != request.expected_size() ||
+                             info->mtime_ns != request.expected_mtime_ns())) {
+    return SourceChangedError(request.path(), "differs from the planned stat");
   }
   if (request.offset() > info->size) {
     return absl::OutOfRangeError(absl::StrCat("offset: beyond end of file (",
                                               info->size, " bytes)"));
   }
-  *end = request.length() == 0 ? info->size : request.offset() + request.length();
-  if (*end > info->size || *end < request.offset()) {
+  plan.offset = request.offset();
+  plan.end = request.length() == 0 ? info->size : request.offset() + request.length();
+  if (plan.end > info->size || plan.end < request.offset()) {
     return absl::OutOfRangeError(absl::StrCat("length: range beyond end of file (",
                                               info->size, " bytes)"));
   }
-  return file;
+  return plan;
 }
 
 }  // namespace
@@ -195,12 +250,10 @@ grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadChunk(
     return new FailedStream<v1::DataBlock>(
         absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0"));
   }
-  uint64_t end = 0;
-  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file =
-      OpenChecked(fs_, *request, &end);
-  if (!file.ok()) return new FailedStream<v1::DataBlock>(file.status());
-  return new ReadChunkReactor(std::move(*file), request->offset(), end,
-                              std::min(block_size, kMaxBlockData));
+  absl::StatusOr<ReadPlan> plan = OpenChecked(fs_, *request);
+  if (!plan.ok()) return new FailedStream<v1::DataBlock>(plan.status());
+  plan->block_size = std::min(block_size, kMaxBlockData);
+  return new ReadChunkReactor(std::move(*plan), &block_hook_);
 }
 
 grpc::ServerUnaryReactor* DataServiceImpl::Stat(grpc::CallbackServerContext* context,

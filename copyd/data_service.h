@@ -3,7 +3,11 @@
 // Stat and List let a controller plan a copy from this cluster without touching
 // storage; ReadChunk streams a byte range in contiguous blocks, each with its offset
 // and the CRC32C of the bytes as read, for copyds that pull from this cluster; a block
-// carries at most 4 MiB - 4 KiB, so it fits gRPC's default 4 MiB message limit.
+// carries at most 4 MiB - 4 KiB, so it fits gRPC's default 4 MiB message limit. Holes
+// of sparse files (storage's DataExtents) are sent as hole blocks, never read. With the
+// planned stat in the request, the open file is checked against it before the first
+// block and after the last: a source modified meanwhile ends the stream
+// FAILED_PRECONDITION "source changed (...)", so readers need no Stat afterwards.
 // Streams keep one write outstanding and reuse one message buffer, so memory per
 // stream is one block (ReadChunk) or one page of entries (List).
 //
@@ -15,6 +19,9 @@
 #ifndef FERRY_COPYD_DATA_SERVICE_H_
 #define FERRY_COPYD_DATA_SERVICE_H_
 
+#include <functional>
+
+#include "absl/strings/string_view.h"
 #include "proto/data_service.grpc.pb.h"
 #include "storage/file_system.h"
 
@@ -22,8 +29,14 @@ namespace ferry::copyd {
 
 class DataServiceImpl final : public v1::DataService::CallbackService {
  public:
+  // Sees every data block after its CRC32C is computed, before it is sent: fault
+  // injection for tests (a flipped bit on the wire), never set in production builds.
+  // Called from gRPC threads, possibly concurrently.
+  using BlockHook = std::function<void(absl::string_view path, v1::DataBlock* block)>;
+
   // `fs` must outlive the service.
-  explicit DataServiceImpl(storage::FileSystem* fs) : fs_(fs) {}
+  explicit DataServiceImpl(storage::FileSystem* fs, BlockHook block_hook = nullptr)
+      : fs_(fs), block_hook_(std::move(block_hook)) {}
 
   grpc::ServerWriteReactor<v1::DataBlock>* ReadChunk(
       grpc::CallbackServerContext* context, const v1::ReadChunkRequest* request) override;
@@ -35,6 +48,7 @@ class DataServiceImpl final : public v1::DataService::CallbackService {
 
  private:
   storage::FileSystem* const fs_;
+  const BlockHook block_hook_;
 };
 
 // Converts a storage entry to the wire form, with its path made relative to `base`

@@ -58,7 +58,10 @@ class DataServiceTest : public ::testing::Test {
     ASSERT_TRUE(storage::testing::WriteFile(*fs_, "tree/f.txt", "foxtrot").ok());
     ASSERT_TRUE(storage::testing::WriteFile(*fs_, "big", TestData(kBigSize)).ok());
 
-    service_ = std::make_unique<DataServiceImpl>(fs_.get());
+    service_ = std::make_unique<DataServiceImpl>(
+        fs_.get(), [this](absl::string_view path, v1::DataBlock* block) {
+          if (on_block_) on_block_(path, block);
+        });
     grpc::ServerBuilder builder;
     int port = 0;
     AddListeningPort(builder, "127.0.0.1:0", &port);
@@ -152,6 +155,8 @@ class DataServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<storage::FileSystem> fs_;
+  // Set by a test before it reads; called by the service for every data block.
+  DataServiceImpl::BlockHook on_block_;
   std::unique_ptr<DataServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::DataService::Stub> stub_;
@@ -330,6 +335,66 @@ TEST_F(DataServiceTest, ReadChunkChecksTheExpectedVersion) {
     EXPECT_THAT(status.error_message(), HasSubstr("source changed"));
     EXPECT_THAT(blocks, IsEmpty());
   }
+}
+
+TEST_F(DataServiceTest, ReadChunkSendsTheHolesOfASparseFileAsHoleBlocks) {
+  constexpr uint64_t kMiB = 1 << 20;
+  absl::StatusOr<storage::TempFile> temp = fs_->CreateTemp("sparse");
+  ASSERT_TRUE(temp.ok()) << temp.status();
+  ASSERT_TRUE(temp->file->WriteAt(0, std::string(kBlock, 'a')).ok());
+  ASSERT_TRUE(temp->file->WriteAt(kMiB, std::string(kBlock, 'b')).ok());
+  ASSERT_TRUE(temp->file->Truncate(3 * kMiB).ok());
+  ASSERT_TRUE(temp->file->Close().ok());
+  ASSERT_TRUE(fs_->Rename(temp->path, "sparse", storage::CommitMode::kReplace).ok());
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs_->OpenForRead("sparse");
+  ASSERT_TRUE(file.ok());
+  absl::StatusOr<std::vector<storage::Extent>> extents = (*file)->DataExtents(0, 3 * kMiB);
+  ASSERT_TRUE(extents.ok());
+  if (extents->size() != 2) GTEST_SKIP() << "this file system reports no holes";
+
+  std::vector<v1::DataBlock> blocks;
+  ASSERT_TRUE(Read(ReadRequest("/sparse", 0, 0), &blocks).ok());
+  ASSERT_EQ(blocks.size(), 4u);
+  EXPECT_EQ(blocks[0].offset(), 0u);
+  EXPECT_EQ(blocks[0].data(), std::string(kBlock, 'a'));
+  EXPECT_EQ(blocks[0].crc32c(), Crc32c(blocks[0].data()));
+  EXPECT_EQ(blocks[1].offset(), kBlock);
+  EXPECT_EQ(blocks[1].hole_length(), kMiB - kBlock);
+  EXPECT_THAT(blocks[1].data(), IsEmpty());
+  EXPECT_EQ(blocks[2].offset(), kMiB);
+  EXPECT_EQ(blocks[2].data(), std::string(kBlock, 'b'));
+  EXPECT_EQ(blocks[3].offset(), kMiB + kBlock);
+  EXPECT_EQ(blocks[3].hole_length(), 2 * kMiB - kBlock);
+}
+
+TEST_F(DataServiceTest, ReadChunkFailsWhenTheSourceIsModifiedDuringTheStream) {
+  absl::StatusOr<storage::FileInfo> info = fs_->Stat("big");
+  ASSERT_TRUE(info.ok());
+  v1::ReadChunkRequest request = ReadRequest("/big", 0, 0);
+  request.set_expected_size(info->size);
+  request.set_expected_mtime_ns(info->mtime_ns);
+  on_block_ = [this, info](absl::string_view, v1::DataBlock* block) {
+    if (block->offset() == 0) {
+      ASSERT_TRUE(fs_->SetModeAndMtime("big", info->mode, info->mtime_ns + 1).ok());
+    }
+  };
+  std::vector<v1::DataBlock> blocks;
+  const grpc::Status status = Read(request, &blocks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("source changed"));
+  EXPECT_THAT(status.error_message(), HasSubstr("/big"));
+}
+
+TEST_F(DataServiceTest, TheBlockHookSeesEveryDataBlockAfterItsCrcIsComputed) {
+  on_block_ = [](absl::string_view path, v1::DataBlock* block) {
+    EXPECT_EQ(path, "/big");
+    if (block->offset() == kBlock) (*block->mutable_data())[5] ^= 0x01;
+  };
+  std::vector<v1::DataBlock> blocks;
+  ASSERT_TRUE(Read(ReadRequest("/big", 0, 0), &blocks).ok());
+  ASSERT_EQ(blocks.size(), 4u);
+  EXPECT_EQ(blocks[0].crc32c(), Crc32c(blocks[0].data()));
+  EXPECT_NE(blocks[1].crc32c(), Crc32c(blocks[1].data()));  // Flipped after the CRC.
 }
 
 TEST_F(DataServiceTest, ReadChunkBeyondEndOfFileIsOutOfRange) {

@@ -35,9 +35,11 @@ constexpr size_t kBigSize = 3 * kRemoteBlockSize + 12345;
 
 int32_t Code(absl::StatusCode code) { return static_cast<int32_t>(code); }
 
-enum class Fault { kNone, kFlipBit, kDropBlock, kRepeatBlock };
+enum class Fault { kNone, kFlipBitOnce, kFlipBitAlways, kDropBlock, kRepeatBlock };
 
-// Forwards to the real DataService, damaging the second block of every ReadChunk.
+// Forwards to the real DataService. kFlipBitOnce flips a bit of the block at offset
+// kRemoteBlockSize the first time it passes, kFlipBitAlways every time; kDropBlock and
+// kRepeatBlock damage the second block of every ReadChunk.
 class FaultyDataService final : public v1::DataService::Service {
  public:
   FaultyDataService(const std::string& upstream, Fault fault)
@@ -54,7 +56,12 @@ class FaultyDataService final : public v1::DataService::Service {
     v1::DataBlock block;
     for (int index = 0; reader->Read(&block); ++index) {
       if (index == 1 && fault_ == Fault::kDropBlock) continue;
-      if (index == 1 && fault_ == Fault::kFlipBit) (*block.mutable_data())[17] ^= 0x04;
+      if (block.offset() == kRemoteBlockSize) {
+        const int sent = sends_of_second_block_.fetch_add(1);
+        if (fault_ == Fault::kFlipBitAlways || (fault_ == Fault::kFlipBitOnce && sent == 0)) {
+          (*block.mutable_data())[17] ^= 0x04;
+        }
+      }
       writer->Write(block);
       if (index == 1 && fault_ == Fault::kRepeatBlock) writer->Write(block);
     }
@@ -67,7 +74,10 @@ class FaultyDataService final : public v1::DataService::Service {
     return stub_->Stat(&context, *request, response);
   }
 
+  int sends_of_second_block() const { return sends_of_second_block_.load(); }
+
  private:
+  std::atomic<int> sends_of_second_block_{0};
   std::unique_ptr<v1::DataService::Stub> stub_;
   const Fault fault_;
 };
@@ -225,8 +235,35 @@ TEST_F(RemoteSourceTest, ChunksAndCommitPullRangesIntoOneTemporaryFile) {
   EXPECT_EQ(ReadAll(destination_, "dst/big").value_or("?"), big_);
 }
 
+TEST_F(RemoteSourceTest, ABlockCorruptedOnceIsRefetchedAndTheCopyIsExact) {
+  const std::string proxy = Proxy(Fault::kFlipBitOnce);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  *task.add_files() = FileOf("big");
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 1) << report.message();
+  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
+  EXPECT_EQ(report.files(0).crc32c(), Crc32c(big_));
+  EXPECT_EQ(ReadAll(destination_, "dst/big").value_or("?"), big_);
+  EXPECT_EQ(proxy_->sends_of_second_block(), 2);  // The bad one and its refetch.
+}
+
+TEST_F(RemoteSourceTest, PersistentCorruptionIsDataLossNamingPathAndOffsetAfterRefetches) {
+  const std::string proxy = Proxy(Fault::kFlipBitAlways);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  *task.add_files() = FileOf("big");
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 1) << report.message();
+  EXPECT_EQ(report.files(0).code(), Code(absl::StatusCode::kDataLoss))
+      << report.files(0).message();
+  EXPECT_THAT(report.files(0).message(), HasSubstr("/src/big"));
+  EXPECT_THAT(report.files(0).message(), HasSubstr(absl::StrCat("offset ", kRemoteBlockSize)));
+  EXPECT_THAT(report.files(0).message(), HasSubstr("refetches"));
+  EXPECT_EQ(proxy_->sends_of_second_block(), 1 + kMaxBlockRefetches);
+  ExpectNothingCommitted();
+}
+
 TEST_F(RemoteSourceTest, CorruptedMissingOrRepeatedBlockIsDataLossAndCommitsNothing) {
-  for (Fault fault : {Fault::kFlipBit, Fault::kDropBlock, Fault::kRepeatBlock}) {
+  for (Fault fault : {Fault::kFlipBitAlways, Fault::kDropBlock, Fault::kRepeatBlock}) {
     SCOPED_TRACE(static_cast<int>(fault));
     const std::string proxy = Proxy(fault);
     v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
@@ -244,7 +281,7 @@ TEST_F(RemoteSourceTest, CorruptedMissingOrRepeatedBlockIsDataLossAndCommitsNoth
 }
 
 TEST_F(RemoteSourceTest, CorruptedBlockOfAChunkIsDataLoss) {
-  const std::string proxy = Proxy(Fault::kFlipBit);
+  const std::string proxy = Proxy(Fault::kFlipBitAlways);
   v1::Task task = TaskOf(v1::TASK_KIND_COPY_CHUNK, {proxy});
   v1::FileTask* file = task.add_files();
   *file = FileOf("big");
