@@ -86,22 +86,39 @@ class FileCopier {
                          std::atomic<int64_t>* bytes_done);
 
  private:
+  // A regular file of a batched task, copied and verified into its temporary file but
+  // not yet renamed into place.
+  struct PendingCommit {
+    int result_index;  // In the task's report.
+    std::string temp;
+    std::string target;
+  };
+
   struct Context {
     const v1::Task* task;
     const std::atomic<bool>* abort;
     std::atomic<int64_t>* bytes_done;
     ChunkSource* source;
+    // Non-null when the task's files are committed together (several files): no fsync
+    // per file or directory, regular files wait here for CommitPending.
+    std::vector<PendingCommit>* pending = nullptr;
   };
 
-  v1::FileResult CopyOne(const Context& context, const v1::FileTask& file);
+  v1::FileResult CopyOne(const Context& context, const v1::FileTask& file, int result_index);
+  // Makes every pending temporary file durable at once (SyncFileSystem), renames them
+  // all into place, then makes the names durable (SyncFileSystem again); the results in
+  // `report` of files that fail are set to the failure. A failed final sync fails every
+  // file of the report that had succeeded: they are copied again.
+  void CommitPending(const Context& context, v1::TaskReport* report);
   absl::Status CopyRegular(const Context& context, const v1::FileTask& file,
                            const std::string& source, const std::string& target,
-                           v1::FileResult* result);
-  absl::Status CopyDirectory(const v1::Task& task, const v1::FileTask& file,
+                           int result_index, v1::FileResult* result);
+  absl::Status CopyDirectory(const Context& context, const v1::FileTask& file,
                              const std::string& target);
-  // mkdir -p whose new directories survive a crash (their parents are synced).
-  absl::Status MakeDirsDurably(absl::string_view dir);
-  absl::Status CopySymlink(const v1::Task& task, const v1::FileTask& file,
+  // mkdir -p whose new directories survive a crash (their parents are synced, unless
+  // `sync` is false: a batched task syncs the whole file system at its end).
+  absl::Status MakeDirsDurably(absl::string_view dir, bool sync = true);
+  absl::Status CopySymlink(const Context& context, const v1::FileTask& file,
                            const std::string& target);
   // What CheckOverwrite decided for an existing target.
   enum class Overwrite { kCopy, kSkip, kAlreadyCopied };
@@ -128,8 +145,10 @@ class FileCopier {
                                      const std::string& source, storage::WritableFile& temp,
                                      uint64_t offset, uint64_t length);
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
+  // Renames `temp` to `target` under the task's overwrite policy, then fsyncs the
+  // directory unless `sync_dir` is false.
   absl::Status Commit(const v1::Task& task, const std::string& temp,
-                      const std::string& target);
+                      const std::string& target, bool sync_dir = true);
 
   // ---- Files copied in chunks (file_copier_chunks.cc) ----
   struct ChunkedPaths {  // Root-relative.

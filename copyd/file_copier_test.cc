@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "copyd/data_service.h"
@@ -594,6 +595,79 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{FaultOp::kRename, FaultKind::kEio, absl::StatusCode::kUnavailable,
                   "Rename"}),
     [](const ::testing::TestParamInfo<FaultCase>& info) { return info.param.name; });
+
+TEST_F(FileCopierTest, ATaskOfManyFilesSyncsTheFileSystemTwiceInsteadOfEachFile) {
+  std::vector<v1::FileTask> files;
+  for (int i = 0; i < 20; ++i) {
+    files.push_back(Source(absl::StrCat("f", i), TestData(100 + i)));
+    files.back().set_destination_path(absl::StrCat("/dst/sub/f", i));
+  }
+  const v1::TaskReport report = Run(MakeTask(files));
+  ASSERT_EQ(report.files_size(), 20);
+  for (int i = 0; i < 20; ++i) {
+    ExpectCopied(report.files(i), TestData(100 + i));
+    EXPECT_EQ(Content(absl::StrCat("dst/sub/f", i)), TestData(100 + i));
+  }
+  EXPECT_EQ(fs_.Count(FaultOp::kSyncFileSystem), 2);
+  EXPECT_EQ(fs_.Count(FaultOp::kSync), 0);
+  EXPECT_EQ(fs_.Count(FaultOp::kSyncDir), 0);
+  // What was reported done is durable.
+  fs_.SimulateCrash();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(Content(absl::StrCat("dst/sub/f", i)), TestData(100 + i));
+  }
+}
+
+TEST_F(FileCopierTest, AFailedSyncBeforeTheRenamesFailsEveryFileAndLeavesNothing) {
+  std::vector<v1::FileTask> files = {Source("a", "alpha"), Source("b", "bravo")};
+  fs_.AddFault({FaultOp::kSyncFileSystem, "", FaultKind::kEio, /*skip=*/0, /*times=*/1});
+  const v1::TaskReport report = Run(MakeTask(files));
+  ASSERT_EQ(report.files_size(), 2);
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), Code(absl::StatusCode::kUnavailable)) << result.message();
+    EXPECT_EQ(result.bytes(), 0u);
+  }
+  EXPECT_THAT(DestinationTree(), IsEmpty());
+}
+
+TEST_F(FileCopierTest, AFailedSyncAfterTheRenamesFailsTheFilesSoTheyAreCopiedAgain) {
+  std::vector<v1::FileTask> files = {Source("a", "alpha"), Source("b", "bravo")};
+  fs_.AddFault({FaultOp::kSyncFileSystem, "", FaultKind::kEio, /*skip=*/1, /*times=*/1});
+  const v1::TaskReport report = Run(MakeTask(files));
+  ASSERT_EQ(report.files_size(), 2);
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), Code(absl::StatusCode::kUnavailable)) << result.message();
+  }
+  // The retry (attempt 2) counts the targets its first attempt renamed as copied.
+  v1::Task retry = MakeTask(files);
+  retry.set_attempt(2);
+  const v1::TaskReport again = Run(retry);
+  ASSERT_EQ(again.files_size(), 2);
+  ExpectCopied(again.files(0), "alpha");
+  ExpectCopied(again.files(1), "bravo");
+}
+
+TEST_F(FileCopierTest, ASparseFileKeepsItsHolesAndItsChecksum) {
+  constexpr uint64_t kSize = 64 * kBlockSize;
+  absl::StatusOr<storage::TempFile> temp = mem_.CreateTemp("src/sparse");
+  ASSERT_TRUE(temp.ok());
+  ASSERT_TRUE(temp->file->WriteAt(8 * kBlockSize, TestData(kBlockSize)).ok());
+  ASSERT_TRUE(temp->file->Truncate(kSize).ok());  // Ends in a hole.
+  ASSERT_TRUE(temp->file->Close().ok());
+  ASSERT_TRUE(mem_.Rename(temp->path, "src/sparse", storage::CommitMode::kReplace).ok());
+  ASSERT_TRUE(mem_.SetModeAndMtime("src/sparse", kSourceMode, kSourceMtime).ok());
+  const std::string expected = std::string(8 * kBlockSize, '\0') + TestData(kBlockSize) +
+                               std::string(kSize - 9 * kBlockSize, '\0');
+  ExpectCopied(RunOne(Planned("sparse")), expected);
+  EXPECT_EQ(Content("dst/sparse"), expected);
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> copy = mem_.OpenForRead("dst/sparse");
+  ASSERT_TRUE(copy.ok());
+  absl::StatusOr<std::vector<storage::Extent>> extents = (*copy)->DataExtents(0, kSize);
+  ASSERT_TRUE(extents.ok());
+  uint64_t allocated = 0;
+  for (const storage::Extent& extent : *extents) allocated += extent.length;
+  EXPECT_EQ(allocated, kBlockSize);
+}
 
 TEST_F(FileCopierTest, PathsThatAreNotAbsoluteAreInvalid) {
   const v1::FileTask good = Source("a", "data");
