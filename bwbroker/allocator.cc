@@ -35,11 +35,11 @@ v1::PriorityClass EffectivePriority(v1::PriorityClass priority) {
 // What one group still competes for within its class on one link.
 struct Allocator::Work {
   struct Item {
-    int rank;        // Class: higher is served first.
-    double ratio;    // need / weight: the order in which groups are satisfied.
+    int rank;      // Class: higher is served first.
+    double ratio;  // need / weight: the order in which groups are satisfied.
     double weight;
-    double need;     // Demand not yet granted (whole bytes/s).
-    size_t index;    // Into the demands and grants.
+    double need;   // Demand not yet granted (whole bytes/s).
+    size_t index;  // Into the demands and grants.
   };
   std::vector<Item> items;  // Reused from link to link.
   std::vector<double>* grants;
@@ -50,8 +50,8 @@ Allocator::Allocator(const BrokerConfig& config)
   for (const Link& link : config.links()) {
     link_index_[link.source_cluster()][link.destination_cluster()] =
         static_cast<int>(links_.size());
-    links_.push_back({link.source_cluster(), link.destination_cluster(),
-                      link.capacity_bytes_per_second(), {}});
+    links_.push_back(
+        {link.source_cluster(), link.destination_cluster(), link.capacity_bytes_per_second(), {}});
   }
   for (const Quota& quota : config.quotas()) {
     const int link = FindLink(quota.source_cluster(), quota.destination_cluster());
@@ -106,9 +106,8 @@ Allocation Allocator::Allocate(absl::Span<const GroupDemand> demands) const {
         LinkUsage& usage = result.links.emplace_back();
         usage.source_cluster = group.source_cluster;
         usage.destination_cluster = group.destination_cluster;
-        usage.capacity_bytes_per_second = default_capacity_ > 0
-                                              ? default_capacity_
-                                              : std::numeric_limits<double>::infinity();
+        usage.capacity_bytes_per_second =
+            default_capacity_ > 0 ? default_capacity_ : std::numeric_limits<double>::infinity();
       }
       link = it->second;
     }
@@ -135,9 +134,8 @@ double WaterFill(absl::Span<Item> items, double remaining, std::vector<double>& 
   for (const Item& item : items) weight_left += item.weight;
   for (size_t k = 0; k < items.size() && remaining > 0; ++k) {
     Item& item = items[k];
-    const double share = k + 1 == items.size()
-                             ? remaining
-                             : std::floor(item.weight * remaining / weight_left);
+    const double share =
+        k + 1 == items.size() ? remaining : std::floor(item.weight * remaining / weight_left);
     const double grant = std::min({item.need, share, remaining});
     grants[item.index] += grant;
     item.need -= grant;

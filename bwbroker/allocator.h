@@ -26,7 +26,7 @@
 // or NaN demand counts as 0.
 //
 // Cost: O(G log G) for G groups (hash lookups plus one sort per link); 10,000 groups
-// over 100 links take about a millisecond (tools/bench/broker_bench).
+// over 100 links take 1-2 ms with -c opt (tools/bench/broker_bench).
 //
 // Determinism: the same config and the same demands in the same order give the same
 // grants; input order only decides who gets the last rounding byte among equals.
@@ -56,8 +56,7 @@ struct FlowGroupKey {
   v1::PriorityClass priority = v1::PRIORITY_CLASS_BATCH;
 
   friend bool operator==(const FlowGroupKey& a, const FlowGroupKey& b) {
-    return a.priority == b.priority && a.user == b.user &&
-           a.source_cluster == b.source_cluster &&
+    return a.priority == b.priority && a.user == b.user && a.source_cluster == b.source_cluster &&
            a.destination_cluster == b.destination_cluster;
   }
   friend bool operator!=(const FlowGroupKey& a, const FlowGroupKey& b) { return !(a == b); }
@@ -79,7 +78,7 @@ struct LinkUsage {
   std::string destination_cluster;
   // +infinity for an unconstrained pair (no link configured, no default capacity).
   double capacity_bytes_per_second = 0;
-  bool configured = false;  // In the config's links, not implied by a demand.
+  bool configured = false;                // In the config's links, not implied by a demand.
   double demand_bytes_per_second = 0;     // Sum of the groups' demands, rounded down.
   double allocated_bytes_per_second = 0;  // Sum of their grants.
   std::vector<size_t> groups;             // Indices into the demands, in input order.
@@ -118,8 +117,8 @@ class Allocator {
 
   // Index into links_ of the configured link source -> destination, or -1.
   int FindLink(absl::string_view source, absl::string_view destination) const;
-  void AllocateLink(const LinkSpec* spec, absl::Span<const GroupDemand> demands,
-                    LinkUsage& link, Work& work) const;
+  void AllocateLink(const LinkSpec* spec, absl::Span<const GroupDemand> demands, LinkUsage& link,
+                    Work& work) const;
 
   std::vector<LinkSpec> links_;
   // source -> destination -> index into links_.

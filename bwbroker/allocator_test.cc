@@ -24,16 +24,15 @@ BrokerConfig Config(const std::string& text) {
 
 // One link a -> b of `capacity` bytes/s, plus `extra` config text.
 BrokerConfig OneLink(double capacity, const std::string& extra = "") {
-  return Config(absl::StrCat(R"pb(links {
-                                     source_cluster: "a"
-                                     destination_cluster: "b"
-                                     capacity_bytes_per_second: )pb",
+  return Config(absl::StrCat(R"pb(links { source_cluster: "a" destination_cluster: "b"
+                                          capacity_bytes_per_second:)pb",
                              capacity, "}\n", extra));
 }
 
 // One link a -> b of `capacity` with a quota of `rate` for `user`.
 BrokerConfig OneLinkWithQuota(double capacity, const std::string& user, double rate) {
-  return OneLink(capacity, absl::StrCat(R"pb(quotas { source_cluster: "a" destination_cluster: "b" user: ")pb",
+  return OneLink(capacity, absl::StrCat(R"pb(quotas { source_cluster: "a" destination_cluster: "b"
+                                                      user: ")pb",
                                         user, "\" bytes_per_second: ", rate, "}"));
 }
 
@@ -96,8 +95,8 @@ TEST(AllocatorTest, PriorityClassesAreStrict) {
                             On("g", 600, kGuaranteed), On("y", 300, kBatch)}),
             (std::vector<double>{0, 200, 600, 200}));
   // What the higher classes leave flows down.
-  EXPECT_EQ(Grants(config, {On("be", 1000, kBestEffort), On("x", 100, kBatch),
-                            On("g", 600, kGuaranteed)}),
+  EXPECT_EQ(Grants(config,
+                   {On("be", 1000, kBestEffort), On("x", 100, kBatch), On("g", 600, kGuaranteed)}),
             (std::vector<double>{300, 100, 600}));
   // A heavy weight does not lift a lower class above a higher one.
   const BrokerConfig heavy = OneLink(1000, R"pb(user_weights { user: "be" weight: 1000 })pb");
@@ -155,7 +154,8 @@ TEST(AllocatorTest, PairsWithoutLinkAreUnconstrainedOrGetTheDefaultCapacity) {
 
 TEST(AllocatorTest, LinkUsageSumsDemandsAndGrants) {
   const Allocation allocation =
-      Allocator(OneLink(900)).Allocate({On("u", 1000), On("v", 100), On("w", 50, kBatch, "x", "y")});
+      Allocator(OneLink(900))
+          .Allocate({On("u", 1000), On("v", 100), On("w", 50, kBatch, "x", "y")});
   ASSERT_EQ(allocation.links.size(), 2u);
   const LinkUsage& link = allocation.links[0];
   EXPECT_EQ(link.source_cluster, "a");
@@ -181,7 +181,8 @@ TEST(AllocatorTest, BadDemandsCountAsZero) {
 
 TEST(AllocatorTest, RoundingNeverOvershootsCapacity) {
   // 1000 / 3 does not divide: grants are whole and add up to at most the capacity.
-  const std::vector<double> grants = Grants(OneLink(1000), {On("u", 1e9), On("v", 1e9), On("w", 1e9)});
+  const std::vector<double> grants =
+      Grants(OneLink(1000), {On("u", 1e9), On("v", 1e9), On("w", 1e9)});
   EXPECT_LE(grants[0] + grants[1] + grants[2], 1000);
   EXPECT_GE(grants[0] + grants[1] + grants[2], 999);
   for (double grant : grants) EXPECT_NEAR(grant, 333, 1);
@@ -202,8 +203,8 @@ struct Scenario {
 };
 
 double LogUniform(std::mt19937_64& rng, double low, double high) {
-  return std::floor(std::exp(std::uniform_real_distribution<double>(std::log(low),
-                                                                   std::log(high))(rng)));
+  return std::floor(
+      std::exp(std::uniform_real_distribution<double>(std::log(low), std::log(high))(rng)));
 }
 
 Scenario RandomScenario(uint64_t seed) {
@@ -252,11 +253,11 @@ Scenario RandomScenario(uint64_t seed) {
           if (!chance(0.4)) continue;
           // UNSPECIFIED (p == 0) is BATCH: never two of them for one user and link.
           if (p == 0 && chance(0.9)) continue;
-          const double demand = chance(0.1) ? 0 : LogUniform(rng, 1, 1e13) + (chance(0.3) ? 0.5 : 0);
-          scenario.demands.push_back(
-              {{absl::StrCat("c", s), absl::StrCat("c", d), absl::StrCat("u", u),
-                static_cast<v1::PriorityClass>(p)},
-               demand});
+          const double demand =
+              chance(0.1) ? 0 : LogUniform(rng, 1, 1e13) + (chance(0.3) ? 0.5 : 0);
+          scenario.demands.push_back({{absl::StrCat("c", s), absl::StrCat("c", d),
+                                       absl::StrCat("u", u), static_cast<v1::PriorityClass>(p)},
+                                      demand});
         }
       }
     }
@@ -278,9 +279,9 @@ double QuotaOf(const BrokerConfig& config, const FlowGroupKey& group) {
 // The properties every allocation must have, checked on one link. Returns how many of
 // its groups got less than they demanded (the cases the max-min check applies to).
 int CheckLink(const Scenario& scenario, const Allocator& allocator, const Allocation& allocation,
-               const LinkUsage& link, uint64_t seed) {
-  SCOPED_TRACE(absl::StrCat("seed ", seed, " link ", link.source_cluster, " -> ",
-                            link.destination_cluster));
+              const LinkUsage& link, uint64_t seed) {
+  SCOPED_TRACE(
+      absl::StrCat("seed ", seed, " link ", link.source_cluster, " -> ", link.destination_cluster));
   // Rounding to whole bytes/s: each group may lose up to 1 byte/s to rounding, which
   // others pick up, and 1 byte/s of group i is 1 / w_i per unit of weight.
   double min_weight = 1e9, max_weight = 0;
@@ -324,8 +325,8 @@ int CheckLink(const Scenario& scenario, const Allocator& allocator, const Alloca
     for (size_t j : link.groups) {
       const GroupDemand& other = scenario.demands[j];
       const int other_rank = EffectivePriority(other.group.priority);
-      const double other_quota =
-          std::min(std::floor(other.bytes_per_second), std::floor(QuotaOf(scenario.config, other.group)));
+      const double other_quota = std::min(std::floor(other.bytes_per_second),
+                                          std::floor(QuotaOf(scenario.config, other.group)));
       const double fair_part = allocation.grants[j] - other_quota;
       if (other_rank < rank) {
         EXPECT_EQ(fair_part, 0) << other.group.user << " of a lower class";
@@ -341,8 +342,8 @@ int CheckLink(const Scenario& scenario, const Allocator& allocator, const Alloca
 
 TEST(AllocatorPropertyTest, RandomTopologiesKeepEveryInvariant) {
   int unsatisfied = 0;
-  for (uint64_t seed : {1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584,
-                        4181, 6765, 10946}) {
+  for (uint64_t seed : {1,   2,   3,   5,   8,   13,   21,   34,   55,   89,
+                        144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946}) {
     const Scenario scenario = RandomScenario(seed);
     const Allocator allocator(scenario.config);
     const Allocation allocation = allocator.Allocate(scenario.demands);

@@ -26,13 +26,12 @@ absl::Status ValidateName(const std::string& name, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<FlowGroupKey> ValidateGroup(const v1::FlowDemand& demand,
-                                           const std::string& field) {
+absl::StatusOr<FlowGroupKey> ValidateGroup(const v1::FlowDemand& demand, const std::string& field) {
   if (!demand.has_group()) return Invalid(field, "required");
   const v1::FlowGroup& group = demand.group();
-  for (auto [name, suffix] : {std::pair<const std::string*, const char*>{
-                                  &group.source_cluster(), ".source_cluster"},
-                              {&group.destination_cluster(), ".destination_cluster"}}) {
+  for (auto [name, suffix] :
+       {std::pair<const std::string*, const char*>{&group.source_cluster(), ".source_cluster"},
+        {&group.destination_cluster(), ".destination_cluster"}}) {
     if (absl::Status s = ValidateClusterName(*name, absl::StrCat(field, suffix)); !s.ok()) {
       return s;
     }
@@ -166,8 +165,8 @@ void Broker::RecomputeLocked(absl::Time now) {
       auto it = group_index_.find(&demand.group);
       if (it == group_index_.end()) {
         snapshot->groups.push_back({demand.group, 0});
-        it = group_index_.emplace(&snapshot->groups.back().group, snapshot->groups.size() - 1)
-                 .first;
+        it =
+            group_index_.emplace(&snapshot->groups.back().group, snapshot->groups.size() - 1).first;
       }
       snapshot->groups[it->second].bytes_per_second += demand.bytes_per_second;
     }

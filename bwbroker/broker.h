@@ -72,8 +72,7 @@ class Broker {
   void Start();
   void Stop();
 
-  absl::StatusOr<v1::ReportDemandsResponse> ReportDemands(
-      const v1::ReportDemandsRequest& request);
+  absl::StatusOr<v1::ReportDemandsResponse> ReportDemands(const v1::ReportDemandsRequest& request);
   v1::ListAllocationsResponse ListAllocations() const;
 
   // One period's work: forget silent clients, then recompute. The loop calls it; tests

@@ -34,8 +34,8 @@ class BrokerServiceTest : public ::testing::Test {
         StartServer(builder, &port_, "127.0.0.1:0");
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    stub_ = v1::BandwidthBroker::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+    stub_ = v1::BandwidthBroker::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
@@ -85,8 +85,7 @@ TEST_F(BrokerServiceTest, BadRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(status.error_message(), "client_id: required");
   status = Report("c1", "u", -3, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("demands[0].demand_bytes_per_second"),
-            std::string::npos)
+  EXPECT_NE(status.error_message().find("demands[0].demand_bytes_per_second"), std::string::npos)
       << status.error_message();
 }
 

@@ -67,9 +67,9 @@ class BrokerTest : public ::testing::Test {
 };
 
 TEST_F(BrokerTest, GrantsFollowTheRequestOrderWithALease) {
-  absl::StatusOr<v1::ReportDemandsResponse> response = broker_.ReportDemands(
-      Report("c1", {Demand("u", 300), Demand("w", 100, v1::PRIORITY_CLASS_BATCH, "b", "a"),
-                    Demand("v", 2000)}));
+  absl::StatusOr<v1::ReportDemandsResponse> response = broker_.ReportDemands(Report(
+      "c1",
+      {Demand("u", 300), Demand("w", 100, v1::PRIORITY_CLASS_BATCH, "b", "a"), Demand("v", 2000)}));
   ASSERT_TRUE(response.ok()) << response.status();
   ASSERT_EQ(response->grants_size(), 3);
   EXPECT_EQ(response->grants(0).group().user(), "u");
@@ -235,9 +235,9 @@ TEST_F(BrokerTest, BadRequestsNameTheField) {
 }
 
 TEST_F(BrokerTest, UnspecifiedPriorityIsBatchButEchoedAsSent) {
-  absl::StatusOr<v1::ReportDemandsResponse> response = broker_.ReportDemands(Report(
-      "c1", {Demand("u", 2000, v1::PRIORITY_CLASS_UNSPECIFIED),
-             Demand("v", 2000, v1::PRIORITY_CLASS_BATCH)}));
+  absl::StatusOr<v1::ReportDemandsResponse> response =
+      broker_.ReportDemands(Report("c1", {Demand("u", 2000, v1::PRIORITY_CLASS_UNSPECIFIED),
+                                          Demand("v", 2000, v1::PRIORITY_CLASS_BATCH)}));
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->grants(0).group().priority(), v1::PRIORITY_CLASS_UNSPECIFIED);
   EXPECT_EQ(response->grants(0).rate_bytes_per_second(), 500);

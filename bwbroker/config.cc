@@ -18,8 +18,10 @@ namespace {
 
 constexpr int64_t kDefaultRecomputePeriodMs = 1000;
 constexpr int64_t kDefaultReportIntervalMs = 1000;
-constexpr int64_t kDefaultLeaseDurationMs = 5000;
+constexpr int64_t kDefaultLeaseIntervals = 5;  // lease = 5 report intervals
 constexpr int32_t kDefaultClientExpiryIntervals = 5;
+constexpr int64_t kMaxMs = 86'400'000;  // One day: no timing needs more.
+constexpr int32_t kMaxExpiryIntervals = 1'000'000;
 constexpr double kMaxWeight = 1e6;
 constexpr size_t kMaxConfigBytes = 64 << 20;
 
@@ -32,7 +34,8 @@ class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
+    if (first_.empty())
+      first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
   }
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
   const std::string& first() const { return first_; }
@@ -77,8 +80,7 @@ absl::Status ValidatePair(const std::string& source, const std::string& destinat
   return ValidateClusterName(destination, absl::StrCat(field, ".destination_cluster"));
 }
 
-absl::Status ValidateLinks(const BrokerConfig& config,
-                           absl::flat_hash_map<LinkKey, int>& index) {
+absl::Status ValidateLinks(const BrokerConfig& config, absl::flat_hash_map<LinkKey, int>& index) {
   for (int i = 0; i < config.links_size(); ++i) {
     const Link& link = config.links(i);
     const std::string field = absl::StrCat("links[", i, "]");
@@ -94,9 +96,9 @@ absl::Status ValidateLinks(const BrokerConfig& config,
     const auto [it, inserted] =
         index.try_emplace(LinkKey(link.source_cluster(), link.destination_cluster()), i);
     if (!inserted) {
-      return Invalid(field, absl::StrCat("duplicate of links[", it->second, "] (",
-                                         link.source_cluster(), " -> ",
-                                         link.destination_cluster(), ")"));
+      return Invalid(field,
+                     absl::StrCat("duplicate of links[", it->second, "] (", link.source_cluster(),
+                                  " -> ", link.destination_cluster(), ")"));
     }
   }
   return absl::OkStatus();
@@ -151,8 +153,8 @@ absl::Status ValidateQuotas(const BrokerConfig& config,
     }
     const auto [it, inserted] = seen.try_emplace({key, quota.user()}, i);
     if (!inserted) {
-      return Invalid(field, absl::StrCat("duplicate of quotas[", it->second,
-                                         "] (same link and user)"));
+      return Invalid(field,
+                     absl::StrCat("duplicate of quotas[", it->second, "] (same link and user)"));
     }
     double& sum = quota_sum[link->second];
     sum += rate;
@@ -166,42 +168,44 @@ absl::Status ValidateQuotas(const BrokerConfig& config,
   return absl::OkStatus();
 }
 
-// A field left at 0 gets `fallback`; a negative one is an error.
+// A field left at 0 gets `fallback`; a negative or huge one is an error.
 template <typename T>
-absl::Status Default(T value, T fallback, absl::string_view field, void (BrokerConfig::*set)(T),
-                     BrokerConfig& config) {
-  if (value < 0) return Invalid(field, absl::StrCat("must be >= 0 (got ", value, ")"));
+absl::Status Default(absl::string_view field, T value, T fallback, T max, BrokerConfig& config,
+                     void (BrokerConfig::*set)(T)) {
+  if (value < 0 || value > max) {
+    return Invalid(field, absl::StrCat("must be >= 0 and <= ", max, " (got ", value, ")"));
+  }
   if (value == 0) (config.*set)(fallback);
   return absl::OkStatus();
 }
 
 absl::Status CompleteTimings(BrokerConfig& config) {
-  for (absl::Status s : {
-           Default<int64_t>(config.recompute_period_ms(), kDefaultRecomputePeriodMs,
-                            "recompute_period_ms", &BrokerConfig::set_recompute_period_ms,
-                            config),
-           Default<int64_t>(config.report_interval_ms(), kDefaultReportIntervalMs,
-                            "report_interval_ms", &BrokerConfig::set_report_interval_ms,
-                            config),
-           Default<int64_t>(config.lease_duration_ms(), kDefaultLeaseDurationMs,
-                            "lease_duration_ms", &BrokerConfig::set_lease_duration_ms, config),
-           Default<int32_t>(config.client_expiry_intervals(), kDefaultClientExpiryIntervals,
-                            "client_expiry_intervals",
-                            &BrokerConfig::set_client_expiry_intervals, config),
-       }) {
-    if (!s.ok()) return s;
-  }
+  absl::Status s = Default<int64_t>("recompute_period_ms", config.recompute_period_ms(),
+                                    kDefaultRecomputePeriodMs, kMaxMs, config,
+                                    &BrokerConfig::set_recompute_period_ms);
+  if (!s.ok()) return s;
+  s = Default<int64_t>("report_interval_ms", config.report_interval_ms(), kDefaultReportIntervalMs,
+                       kMaxMs, config, &BrokerConfig::set_report_interval_ms);
+  if (!s.ok()) return s;
+  s = Default<int64_t>("lease_duration_ms", config.lease_duration_ms(),
+                       kDefaultLeaseIntervals * config.report_interval_ms(), kMaxMs, config,
+                       &BrokerConfig::set_lease_duration_ms);
+  if (!s.ok()) return s;
+  s = Default<int32_t>("client_expiry_intervals", config.client_expiry_intervals(),
+                       kDefaultClientExpiryIntervals, kMaxExpiryIntervals, config,
+                       &BrokerConfig::set_client_expiry_intervals);
+  if (!s.ok()) return s;
   if (config.lease_duration_ms() <= config.report_interval_ms()) {
     return Invalid("lease_duration_ms",
-                   absl::StrCat("must be longer than report_interval_ms (", config.lease_duration_ms(),
-                                " <= ", config.report_interval_ms(),
+                   absl::StrCat("must be longer than report_interval_ms (",
+                                config.lease_duration_ms(), " <= ", config.report_interval_ms(),
                                 "): leases would expire between reports"));
   }
   if (ClientExpiry(config) < LeaseDuration(config)) {
     return Invalid("client_expiry_intervals",
                    absl::StrCat(config.client_expiry_intervals(), " x report_interval_ms (",
-                                config.report_interval_ms(), ") is shorter than lease_duration_ms (",
-                                config.lease_duration_ms(),
+                                config.report_interval_ms(),
+                                ") is shorter than lease_duration_ms (", config.lease_duration_ms(),
                                 "): a silent client's share would go to others while its "
                                 "grant is still valid"));
   }
@@ -217,9 +221,9 @@ absl::Status ValidateAndComplete(BrokerConfig& config) {
   if (absl::Status s = ValidateQuotas(config, links); !s.ok()) return s;
   const double fallback = config.default_capacity_bytes_per_second();
   if (!(fallback == 0 || (fallback >= 1 && fallback <= kMaxCapacityBytesPerSecond))) {
-    return Invalid("default_capacity_bytes_per_second",
-                   absl::StrCat("must be 0 (unconstrained) or >= 1 and <= 1e15 (got ",
-                                fallback, ")"));
+    return Invalid(
+        "default_capacity_bytes_per_second",
+        absl::StrCat("must be 0 (unconstrained) or >= 1 and <= 1e15 (got ", fallback, ")"));
   }
   return CompleteTimings(config);
 }
@@ -230,8 +234,8 @@ absl::StatusOr<BrokerConfig> ParseConfig(absl::string_view text) {
   parser.RecordErrorsTo(&errors);
   BrokerConfig config;
   if (!parser.ParseFromString(std::string(text), &config)) {
-    return absl::InvalidArgumentError(
-        errors.first().empty() ? "cannot parse the configuration" : errors.first());
+    return absl::InvalidArgumentError(errors.first().empty() ? "cannot parse the configuration"
+                                                             : errors.first());
   }
   if (absl::Status s = ValidateAndComplete(config); !s.ok()) return s;
   return config;

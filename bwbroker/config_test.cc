@@ -45,9 +45,15 @@ TEST(ConfigTest, DefaultsFillFieldsLeftAtZero) {
   EXPECT_EQ(config->default_capacity_bytes_per_second(), 0);
 }
 
-TEST(ConfigTest, EmptyConfigIsValid) {
-  EXPECT_TRUE(ParseConfig("").ok());
+TEST(ConfigTest, DefaultLeaseFollowsTheReportInterval) {
+  absl::StatusOr<BrokerConfig> config =
+      ParseConfig(std::string(kTwoLinks) + "report_interval_ms: 3000 client_expiry_intervals: 6");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(LeaseDuration(*config), absl::Seconds(15));
+  EXPECT_EQ(ClientExpiry(*config), absl::Seconds(18));
 }
+
+TEST(ConfigTest, EmptyConfigIsValid) { EXPECT_TRUE(ParseConfig("").ok()); }
 
 TEST(ConfigTest, ParseErrorsGiveLineAndColumn) {
   ExpectInvalid(ParseConfig("links {\n  source_cluster: \"a\"\n  capacity: 3\n}\n").status(),
@@ -100,8 +106,8 @@ TEST(ConfigTest, WeightErrorsNameTheField) {
                 "user_weights[0].priority");
   // The same user may have a weight per class.
   EXPECT_TRUE(ParseConfig(std::string(kTwoLinks) + R"pb(
-    user_weights { user: "alice" weight: 1 }
-    user_weights { user: "alice" weight: 3 priority: PRIORITY_CLASS_BATCH })pb")
+                user_weights { user: "alice" weight: 1 }
+                user_weights { user: "alice" weight: 3 priority: PRIORITY_CLASS_BATCH })pb")
                   .ok());
 }
 
@@ -126,14 +132,13 @@ TEST(ConfigTest, QuotaErrorsNameTheField) {
                                  bytes_per_second: 1
                                })pb"),
                 "quotas[0]: no link a -> c");
-  ExpectInvalid(ErrorWith(R"pb(quotas { source_cluster: "a" destination_cluster: "b" user: "u" })pb"),
-                "quotas[0].bytes_per_second: must be > 0");
-  ExpectInvalid(ErrorWith(R"pb(quotas {
-                                 source_cluster: "a"
-                                 destination_cluster: "b"
-                                 bytes_per_second: 1
-                               })pb"),
-                "quotas[0].user: required");
+  ExpectInvalid(
+      ErrorWith(R"pb(quotas { source_cluster: "a" destination_cluster: "b" user: "u" })pb"),
+      "quotas[0].bytes_per_second: must be > 0");
+  ExpectInvalid(
+      ErrorWith(
+          R"pb(quotas { source_cluster: "a" destination_cluster: "b" bytes_per_second: 1 })pb"),
+      "quotas[0].user: required");
   ExpectInvalid(ErrorWith(R"pb(quotas {
                                  source_cluster: "a"
                                  destination_cluster: "b"
@@ -149,12 +154,20 @@ TEST(ConfigTest, QuotaErrorsNameTheField) {
                 "quotas[1]: duplicate of quotas[0]");
   // Exactly the capacity is allowed.
   EXPECT_TRUE(ParseConfig(std::string(kTwoLinks) + R"pb(
-    quotas { source_cluster: "b" destination_cluster: "a" user: "u" bytes_per_second: 500 })pb")
+                quotas {
+                  source_cluster: "b"
+                  destination_cluster: "a"
+                  user: "u"
+                  bytes_per_second: 500
+                })pb")
                   .ok());
 }
 
 TEST(ConfigTest, TimingErrorsNameTheField) {
   ExpectInvalid(ErrorWith("recompute_period_ms: -1"), "recompute_period_ms: must be >= 0");
+  ExpectInvalid(ErrorWith("lease_duration_ms: 100000000000"),
+                "lease_duration_ms: must be >= 0 and <= 86400000");
+  ExpectInvalid(ErrorWith("client_expiry_intervals: -2"), "client_expiry_intervals: must be >= 0");
   ExpectInvalid(ErrorWith("report_interval_ms: -1"), "report_interval_ms: must be >= 0");
   ExpectInvalid(ErrorWith("lease_duration_ms: 1000"),
                 "lease_duration_ms: must be longer than report_interval_ms");

@@ -19,7 +19,7 @@ using prometheus::Gauge;
 // 0.1 ms .. 10 s: 10,000 groups recompute in milliseconds; a slow one is the news.
 prometheus::Histogram::BucketBoundaries RecomputeBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,    10};
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
 }
 
 prometheus::Family<Gauge>& GaugeFamily(prometheus::Registry& registry, const std::string& name,

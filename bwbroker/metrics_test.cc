@@ -65,21 +65,19 @@ std::shared_ptr<const AllocationSnapshot> Snapshot(std::vector<GroupDemand> grou
 
 TEST(BrokerMetricsTest, ExportsLinksGroupsAndRecomputeTime) {
   BrokerMetrics metrics;
-  metrics.Recomputed(Snapshot({{{"a", "b", "alice", v1::PRIORITY_CLASS_BATCH}, 700},
-                               {{"a", "b", "bob", v1::PRIORITY_CLASS_BEST_EFFORT}, 900},
-                               {{"x", "y", "alice", v1::PRIORITY_CLASS_BATCH}, 5}},
-                              {700, 300, 5},
-                              {Link("a", "b", 1000, 1600, 1000), Link("x", "y", HUGE_VAL, 5, 5)}),
-                     absl::Milliseconds(3));
+  metrics.Recomputed(
+      Snapshot({{{"a", "b", "alice", v1::PRIORITY_CLASS_BATCH}, 700},
+                {{"a", "b", "bob", v1::PRIORITY_CLASS_BEST_EFFORT}, 900},
+                {{"x", "y", "alice", v1::PRIORITY_CLASS_BATCH}, 5}},
+               {700, 300, 5}, {Link("a", "b", 1000, 1600, 1000), Link("x", "y", HUGE_VAL, 5, 5)}),
+      absl::Milliseconds(3));
 
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_link_capacity_bytes_per_second", kAb), 1000);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_link_demand_bytes_per_second", kAb), 1600);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_link_allocated_bytes_per_second", kAb), 1000);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_link_capacity_bytes_per_second", kXy), HUGE_VAL);
-  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_demand_bytes_per_second", kAliceBatch),
-            700);
-  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second",
-                  kBobBestEffort),
+  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_demand_bytes_per_second", kAliceBatch), 700);
+  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second", kBobBestEffort),
             300);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_groups"), 3);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_recompute_duration_seconds"), 1);
@@ -87,24 +85,22 @@ TEST(BrokerMetricsTest, ExportsLinksGroupsAndRecomputeTime) {
 
 TEST(BrokerMetricsTest, SeriesOfVanishedGroupsAndLinksAreRemoved) {
   BrokerMetrics metrics;
-  metrics.Recomputed(Snapshot({{{"a", "b", "alice", v1::PRIORITY_CLASS_BATCH}, 700},
-                               {{"x", "y", "alice", v1::PRIORITY_CLASS_BATCH}, 5}},
-                              {700, 5},
-                              {Link("a", "b", 1000, 700, 700), Link("x", "y", HUGE_VAL, 5, 5)}),
-                     absl::Milliseconds(1));
+  metrics.Recomputed(
+      Snapshot({{{"a", "b", "alice", v1::PRIORITY_CLASS_BATCH}, 700},
+                {{"x", "y", "alice", v1::PRIORITY_CLASS_BATCH}, 5}},
+               {700, 5}, {Link("a", "b", 1000, 700, 700), Link("x", "y", HUGE_VAL, 5, 5)}),
+      absl::Milliseconds(1));
   ASSERT_TRUE(Value(metrics, "ferry_bwbroker_link_capacity_bytes_per_second", kXy).has_value());
 
   metrics.Recomputed(Snapshot({{{"a", "b", "bob", v1::PRIORITY_CLASS_BEST_EFFORT}, 900}}, {900},
                               {Link("a", "b", 1000, 900, 900)}),
                      absl::Milliseconds(1));
-  EXPECT_FALSE(Value(metrics, "ferry_bwbroker_flow_group_demand_bytes_per_second", kAliceBatch)
-                   .has_value());
   EXPECT_FALSE(
-      Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second", kAliceBatch)
-          .has_value());
+      Value(metrics, "ferry_bwbroker_flow_group_demand_bytes_per_second", kAliceBatch).has_value());
+  EXPECT_FALSE(Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second", kAliceBatch)
+                   .has_value());
   EXPECT_FALSE(Value(metrics, "ferry_bwbroker_link_capacity_bytes_per_second", kXy).has_value());
-  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second",
-                  kBobBestEffort),
+  EXPECT_EQ(Value(metrics, "ferry_bwbroker_flow_group_allocated_bytes_per_second", kBobBestEffort),
             900);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_link_demand_bytes_per_second", kAb), 900);
   EXPECT_EQ(Value(metrics, "ferry_bwbroker_recompute_duration_seconds"), 2);

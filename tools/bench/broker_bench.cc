@@ -159,7 +159,8 @@ Workload MakeWorkload(uint64_t seed, const Sizes& sizes) {
   }
   workload.reports.resize(sizes.clients);
   std::uniform_int_distribution<int> client(0, sizes.clients - 1);
-  for (int c = 0; c < sizes.clients; ++c) workload.reports[c].set_client_id(absl::StrCat("client-", c));
+  for (int c = 0; c < sizes.clients; ++c)
+    workload.reports[c].set_client_id(absl::StrCat("client-", c));
   for (size_t i = 0; i < workload.demands.size(); ++i) {
     const GroupDemand& demand = workload.demands[i];
     const int first = client(rng);
@@ -194,15 +195,16 @@ absl::Status Check(const std::vector<GroupDemand>& demands, const Allocation& al
 
 struct Timing {
   std::string name;
-  std::vector<double> ms;  // Sorted.
+  std::vector<double> ms;       // Sorted.
   std::optional<double> below;  // Target: median below this many ms.
 
   double median() const { return ms[ms.size() / 2]; }
 };
 
 // Runs `body` once untimed, then `runs` times timed, each after an untimed `setup`.
-Timing Measure(const std::string& name, int runs, std::optional<double> below,
-               const std::function<void()>& body, const std::function<void()>& setup = [] {}) {
+Timing Measure(
+    const std::string& name, int runs, std::optional<double> below,
+    const std::function<void()>& body, const std::function<void()>& setup = [] {}) {
   setup();
   body();
   Timing timing{name, {}, below};
@@ -224,8 +226,8 @@ void PrintResults(const std::vector<Timing>& timings) {
   for (const Timing& t : timings) {
     const std::string target = t.below ? absl::StrCat("<", *t.below) : "none";
     const std::string met = !t.below ? "n/a" : t.median() < *t.below ? "yes" : "no";
-    absl::PrintF("FIGURE name=%s value=%.3f target=%s unit=ms met=%s\n", t.name, t.median(),
-                 target, met);
+    absl::PrintF("FIGURE name=%s value=%.3f target=%s unit=ms met=%s\n", t.name, t.median(), target,
+                 met);
   }
   std::fflush(stdout);
 }
@@ -254,7 +256,8 @@ absl::Status RunAll(uint64_t seed, const Sizes& sizes) {
   int listed = 0;
   for (const v1::LinkAllocation& link : list.links()) listed += link.grants_size();
   if (listed != sizes.groups) {
-    return absl::InternalError(absl::StrCat("broker lists ", listed, " groups, want ", sizes.groups));
+    return absl::InternalError(
+        absl::StrCat("broker lists ", listed, " groups, want ", sizes.groups));
   }
 
   v1::ReportDemandsRequest changing = workload.reports[0];
