@@ -664,8 +664,8 @@ class PosixFileSystem : public FileSystem {
     // CAP_DAC_READ_SEARCH). The new name itself is never followed.
     const std::string proc = absl::StrCat("/proc/self/fd/", file->get());
     const std::string name(Basename(new_path));
-    if (linkat(AT_FDCWD, proc.c_str(), to_dir->get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-      return LinkErrnoToStatus(errno, existing, new_path);
+    while (linkat(AT_FDCWD, proc.c_str(), to_dir->get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      if (errno != EINTR) return LinkErrnoToStatus(errno, existing, new_path);
     }
     return absl::OkStatus();
   }
