@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/grpc_status.h"
+#include "common/peer_role.h"
 #include "common/transfer_state.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -13,18 +14,33 @@
 namespace ferry::controller {
 namespace {
 
-std::string PrincipalOf(const grpc::CallbackServerContext* /*context*/) {
-  return "anonymous";
+// The user calling CopyService: its principal URI, or why it may not call.
+absl::StatusOr<std::string> UserOf(const grpc::CallbackServerContext* context) {
+  return AuthorizePeer(*context, UsersOnly("CopyService"));
+}
+
+// OK for a copyd of the controller's own cluster (see services.h).
+absl::Status CheckWorker(const grpc::CallbackServerContext* context,
+                         const TransferManager& manager) {
+  return AuthorizePeer(*context, ProcessesOnly("WorkerService", manager.options().cluster,
+                                               "copyd"))
+      .status();
+}
+
+// Finishes a unary call with `status`.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 // Finishes a unary call with `result`, copying the value into `response` on success.
 template <typename Response>
 grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
                                   absl::StatusOr<Response> result, Response* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (result.ok()) *response = std::move(*result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
+  return Finish(context, result.status());
 }
 
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(100);
@@ -128,38 +144,41 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::TransferEvent> {
 grpc::ServerUnaryReactor* CopyServiceImpl::CreateTransfer(
     grpc::CallbackServerContext* context, const v1::CreateTransferRequest* request,
     v1::Transfer* response) {
-  return Respond(context, manager_->CreateTransfer(PrincipalOf(context), *request),
-                 response);
+  absl::StatusOr<std::string> user = UserOf(context);
+  if (!user.ok()) return Finish(context, user.status());
+  return Respond(context, manager_->CreateTransfer(*user, *request), response);
 }
 
 grpc::ServerUnaryReactor* CopyServiceImpl::GetTransfer(
     grpc::CallbackServerContext* context, const v1::GetTransferRequest* request,
     v1::Transfer* response) {
-  if (request->id().empty()) {
-    return Respond(context, absl::StatusOr<v1::Transfer>(absl::InvalidArgumentError("id: required")),
-                   response);
-  }
+  if (absl::Status user = UserOf(context).status(); !user.ok()) return Finish(context, user);
+  if (request->id().empty()) return Finish(context, absl::InvalidArgumentError("id: required"));
   return Respond(context, manager_->GetTransfer(request->id()), response);
 }
 
 grpc::ServerUnaryReactor* CopyServiceImpl::ListTransfers(
     grpc::CallbackServerContext* context, const v1::ListTransfersRequest* request,
     v1::ListTransfersResponse* response) {
-  return Respond(context, manager_->ListTransfers(PrincipalOf(context), *request),
-                 response);
+  absl::StatusOr<std::string> user = UserOf(context);
+  if (!user.ok()) return Finish(context, user.status());
+  return Respond(context, manager_->ListTransfers(*user, *request), response);
 }
 
 grpc::ServerUnaryReactor* CopyServiceImpl::CancelTransfer(
     grpc::CallbackServerContext* context, const v1::CancelTransferRequest* request,
     v1::Transfer* response) {
-  return Respond(context,
-                 manager_->CancelTransfer(PrincipalOf(context), request->id(),
-                                          request->reason()),
+  absl::StatusOr<std::string> user = UserOf(context);
+  if (!user.ok()) return Finish(context, user.status());
+  return Respond(context, manager_->CancelTransfer(*user, request->id(), request->reason()),
                  response);
 }
 
 grpc::ServerWriteReactor<v1::TransferEvent>* CopyServiceImpl::WatchTransfer(
-    grpc::CallbackServerContext* /*context*/, const v1::WatchTransferRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchTransferRequest* request) {
+  if (absl::Status user = UserOf(context).status(); !user.ok()) {
+    return RefuseStream<v1::TransferEvent>(user);
+  }
   int interval_ms = request->min_interval_ms() == 0 ? 1000 : request->min_interval_ms();
   interval_ms = std::max(interval_ms, 100);
   return new WatchReactor(manager_, request->id(), absl::Milliseconds(interval_ms));
@@ -168,24 +187,28 @@ grpc::ServerWriteReactor<v1::TransferEvent>* CopyServiceImpl::WatchTransfer(
 grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
+  if (absl::Status s = CheckWorker(context, *manager_); !s.ok()) return Finish(context, s);
   return Respond(context, manager_->RegisterWorker(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
+  if (absl::Status s = CheckWorker(context, *manager_); !s.ok()) return Finish(context, s);
   return Respond(context, manager_->Heartbeat(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseTasks(
     grpc::CallbackServerContext* context, const v1::LeaseTasksRequest* request,
     v1::LeaseTasksResponse* response) {
+  if (absl::Status s = CheckWorker(context, *manager_); !s.ok()) return Finish(context, s);
   return Respond(context, manager_->LeaseTasks(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReportTasks(
     grpc::CallbackServerContext* context, const v1::ReportTasksRequest* request,
     v1::ReportTasksResponse* response) {
+  if (absl::Status s = CheckWorker(context, *manager_); !s.ok()) return Finish(context, s);
   return Respond(context, manager_->ReportTasks(*request), response);
 }
 

@@ -1,8 +1,16 @@
 // The controller's gRPC services: thin adapters from the callback API to
 // TransferManager. All status conversion happens here (common/grpc_status.h).
 //
-// Identity: until mTLS arrives (auth issue) every caller is the principal
-// "anonymous"; PrincipalOf is the single place that will read the peer certificate.
+// Identity: the caller is the principal of its certificate (auth/principal.h), checked
+// against the service's peer role first (common/peer_role.h):
+//  - CopyService: users only (ferry://user/<name>); a process principal
+//    (ferry://cluster/...) gets PERMISSION_DENIED, so it can neither create transfers
+//    nor read them. A transfer's user is the caller's principal URI, e.g.
+//    "ferry://user/alice" (the key of --user_weights and of ListTransfers' user filter).
+//  - WorkerService: only this cluster's copyds (ferry://cluster/<cluster>/copyd).
+// A certificate without a valid ferry identity gets UNAUTHENTICATED. Under
+// --insecure_plaintext_unsafe every caller is ferry://anonymous and the role checks are
+// skipped (anonymous owns the transfers then). The policy checks come later (auth/).
 //
 // Thread safety: gRPC calls these from its callback threads; the manager serializes.
 #ifndef FERRY_CONTROLLER_SERVICES_H_
