@@ -140,11 +140,12 @@ absl::StatusOr<v1::Capability> Sign(const KeyRing& keys, const v1::CapabilityCla
       return absl::InternalError("capability claims do not serialize");
     }
   }
-  // proto3 strings must be UTF-8: a path that is not would serialize, but no verifier
-  // could parse it back. Refuse it here rather than hand out a dead capability.
+  // proto3 strings must be UTF-8 (the path is `bytes`, any name): claims with another
+  // string that is not would serialize, but no verifier could parse them back. Refuse
+  // them here rather than hand out a dead capability.
   if (v1::CapabilityClaims parsed; !parsed.ParseFromString(*bytes)) {
     return absl::InvalidArgumentError(
-        "claims do not parse back: a string field (path?) is not valid UTF-8");
+        "claims do not parse back: a string field is not valid UTF-8");
   }
   const std::shared_ptr<const KeySet> key_set = keys.Current();
   const Key& key = key_set->signing_key();

@@ -44,8 +44,9 @@ inline constexpr size_t kCapabilityMacBytes = 32;
 
 // Signs `claims` with keys.Current()->signing_key(). INVALID_ARGUMENT (naming the
 // field) for claims no copyd could honour: operation unspecified, path not absolute
-// and normalized, bad cluster names or user principal, no expiry, or a string that is
-// not UTF-8 (proto3 strings must be: such claims would never parse on the verifier).
+// and normalized, bad cluster names or user principal, no expiry, or a string field
+// that is not UTF-8 (proto3 strings must be: such claims would never parse on the
+// verifier; the path is `bytes` and may hold any name).
 // INTERNAL if OpenSSL fails.
 absl::StatusOr<v1::Capability> Sign(const KeyRing& keys, const v1::CapabilityClaims& claims);
 

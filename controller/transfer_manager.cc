@@ -12,6 +12,7 @@
 #include "common/grpc_status.h"
 #include "common/location.h"
 #include "common/transfer_state.h"
+#include "common/utf8.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -645,13 +646,13 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   const std::string key = TaskKey(task->transfer_id(), task->seq());
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
   task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
-  task->mutable_last_error()->set_message(std::string(error.message()));
+  task->mutable_last_error()->set_message(ToValidUtf8(error.message()));
   const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
   if (retryable && task->attempts() < options_.max_attempts && StillWanted(*task)) {
     progress->set_retries(progress->retries() + 1);
     const absl::StatusCode code = error.code();
     Notify([code](ManagerObserver& o) { o.TaskRetried(code); });
-    last_retry_error_[record->transfer().id()] = std::string(error.message());
+    last_retry_error_[record->transfer().id()] = ToValidUtf8(error.message());
     EnqueueTask(batch, task, RetryBackoff(task->attempts()));
     return;
   }
@@ -849,7 +850,7 @@ void TransferManager::SetStalledReason(const std::string& id, const std::string&
   if (reason.empty()) {
     stalled_reasons_.erase(id);
   } else {
-    stalled_reasons_[id] = reason;
+    stalled_reasons_[id] = ToValidUtf8(reason);
   }
 }
 
@@ -1022,8 +1023,8 @@ void TransferManager::AddError(TransferRecord* record, const absl::Status& error
       record->mutable_transfer()->mutable_errors();
   v1::Error* added = errors->Add();
   added->set_code(static_cast<int32_t>(error.code()));
-  added->set_message(std::string(error.message()));
-  added->set_path(path);
+  added->set_message(ToValidUtf8(error.message()));
+  added->set_path(ToValidUtf8(path));
   added->set_count(1);
   *added->mutable_time() = ToProto(clock_->Now());
   if (errors->size() > options_.max_errors_kept) {

@@ -3,6 +3,7 @@
 // adds to the caller's batch; the file records it changes reach the batch through
 // ChunkTracker when CommitBatch commits it.
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "controller/transfer_manager.h"
 #include "glog/logging.h"
 
@@ -122,7 +123,7 @@ void TransferManager::RecopyOrFail(rocksdb::WriteBatch* batch, TaskRecord* task,
   }
   FileRecord* file = *loaded;
   task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
-  task->mutable_last_error()->set_message(std::string(error.message()));
+  task->mutable_last_error()->set_message(ToValidUtf8(error.message()));
   CloseFileTask(batch, task, TASK_STATE_FAILED, record, file);
   AddError(record, error, file->file().source_path());
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
@@ -166,7 +167,7 @@ void TransferManager::EndFile(rocksdb::WriteBatch* batch, FileState end,
   const std::string& path = file->file().source_path();
   if (end == FILE_STATE_FAILED) {
     file->mutable_error()->set_code(static_cast<int32_t>(error.code()));
-    file->mutable_error()->set_message(std::string(error.message()));
+    file->mutable_error()->set_message(ToValidUtf8(error.message()));
     file->mutable_error()->set_path(path);
     progress->set_files_failed(progress->files_failed() + 1);
     AddError(record, error, path);

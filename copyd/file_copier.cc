@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/location.h"
+#include "common/utf8.h"
 #include "copyd/extent_cursor.h"
 #include "storage/path.h"
 
@@ -20,7 +21,7 @@ constexpr uint32_t kDefaultDirectoryMode = 0755;
 // Fills `result` from `status`, naming the file.
 void SetOutcome(const absl::Status& status, v1::FileResult* result) {
   result->set_code(static_cast<int32_t>(status.code()));
-  if (!status.ok()) result->set_message(std::string(status.message()));
+  if (!status.ok()) result->set_message(ToValidUtf8(status.message()));
 }
 
 // Removes a temporary file when the commit did not happen.

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
+#include "common/utf8.h"
 #include "common/location.h"
 #include "copyd/file_copier.h"
 #include "storage/path.h"
@@ -68,7 +69,7 @@ v1::TaskReport FileCopier::ExecuteFileStep(const Context& context) {
   report.set_lease_generation(task.lease_generation());
   const auto fail_task = [&report](const absl::Status& status) {
     report.set_code(static_cast<int32_t>(status.code()));
-    report.set_message(std::string(status.message()));
+    report.set_message(ToValidUtf8(status.message()));
     return report;
   };
   if (task.kind() != v1::TASK_KIND_COPY_CHUNK && task.kind() != v1::TASK_KIND_COMMIT_FILE &&
@@ -101,7 +102,7 @@ v1::TaskReport FileCopier::ExecuteFileStep(const Context& context) {
     return fail_task(absl::CancelledError("task aborted by the controller"));
   }
   result->set_code(static_cast<int32_t>(status.code()));
-  if (!status.ok()) result->set_message(std::string(status.message()));
+  if (!status.ok()) result->set_message(ToValidUtf8(status.message()));
   return report;
 }
 
