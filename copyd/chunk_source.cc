@@ -79,47 +79,113 @@ absl::StatusOr<storage::FileInfo> LocalChunkSource::Stat(const v1::FileTask& /*f
   return fs_->Stat(path);
 }
 
-absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
-                                                const std::string& path, uint64_t offset,
-                                                uint64_t length,
-                                                const std::atomic<bool>* abort, Sink sink) {
+absl::StatusOr<uint32_t> ChunkSource::CopyInto(const v1::FileTask& file,
+                                               const std::string& path, uint64_t offset,
+                                               uint64_t length, const std::atomic<bool>* abort,
+                                               std::atomic<int64_t>* bytes_done,
+                                               storage::WritableFile& target) {
+  return Read(file, path, offset, length, abort,
+              [&target, bytes_done](uint64_t at, absl::string_view data) {
+                if (absl::Status s = target.WriteAt(at, data); !s.ok()) return s;
+                if (bytes_done != nullptr) bytes_done->fetch_add(data.size());
+                return absl::OkStatus();
+              });
+}
+
+absl::StatusOr<std::unique_ptr<storage::ReadableFile>> LocalChunkSource::OpenPlanned(
+    const v1::FileTask& file, const std::string& path) {
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = fs_->OpenForRead(path);
   if (!input.ok()) return input.status();
   absl::StatusOr<storage::FileInfo> before = (*input)->Stat();
   if (!before.ok()) return before.status();
   if (absl::Status s = CheckPlannedStat(*before, file, "size or mtime differs"); !s.ok()) return s;
+  return input;
+}
+
+absl::StatusOr<uint32_t> LocalChunkSource::ExtendCrc(const v1::FileTask& file,
+                                                     storage::ReadableFile& input,
+                                                     uint64_t offset, uint64_t length,
+                                                     uint32_t crc, const Sink* sink) {
   std::vector<char>& buffer = *buffer_;
-  uint32_t crc = kCrc32cEmpty;
-  ExtentCursor cursor(input->get(), offset, offset + length);
+  ExtentCursor cursor(&input, offset, offset + length);
   ExtentCursor::Piece piece;
   for (;;) {
-    if (abort != nullptr && abort->load()) return Aborted();
     absl::StatusOr<bool> more = cursor.Next(buffer.size(), &piece);
     if (!more.ok()) return more.status();
-    if (!*more) break;
+    if (!*more) return crc;
     if (piece.hole) {
       crc = Crc32cCombine(crc, Crc32cOfZeros(piece.length), piece.length);
       continue;
     }
-    absl::StatusOr<size_t> got = (*input)->ReadAt(piece.offset, buffer.data(), piece.length);
+    absl::StatusOr<size_t> got = input.ReadAt(piece.offset, buffer.data(), piece.length);
     if (!got.ok()) return got.status();
     if (*got != piece.length) return SourceChanged(file.source_path(), "shorter than planned");
     crc = Crc32cExtend(crc, buffer.data(), piece.length);
-    absl::Status written = sink(piece.offset, absl::string_view(buffer.data(), piece.length));
-    if (!written.ok()) return written;
+    if (sink != nullptr) {
+      absl::Status written = (*sink)(piece.offset, absl::string_view(buffer.data(), *got));
+      if (!written.ok()) return written;
+    }
   }
+}
+
+absl::Status LocalChunkSource::CheckAfter(const v1::FileTask& file,
+                                          storage::ReadableFile& input, uint64_t offset,
+                                          uint64_t length) {
   if (offset == 0 && length == file.source_info().size()) {
     // The whole file: one byte more than planned means it grew.
     char probe;
-    absl::StatusOr<size_t> extra = (*input)->ReadAt(length, &probe, 1);
+    absl::StatusOr<size_t> extra = input.ReadAt(length, &probe, 1);
     if (!extra.ok()) return extra.status();
     if (*extra != 0) return SourceChanged(file.source_path(), "longer than planned");
   }
-  absl::StatusOr<storage::FileInfo> after = (*input)->Stat();
+  absl::StatusOr<storage::FileInfo> after = input.Stat();
   if (!after.ok()) return after.status();
-  if (absl::Status s = CheckPlannedStat(*after, file, "modified while being copied"); !s.ok()) {
-    return s;
+  return CheckPlannedStat(*after, file, "modified while being copied");
+}
+
+absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
+                                                const std::string& path, uint64_t offset,
+                                                uint64_t length,
+                                                const std::atomic<bool>* abort, Sink sink) {
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = OpenPlanned(file, path);
+  if (!input.ok()) return input.status();
+  uint32_t crc = kCrc32cEmpty;
+  // In pieces, so that an abort is noticed between them.
+  for (uint64_t done = 0; done < length;) {
+    if (abort != nullptr && abort->load()) return Aborted();
+    const uint64_t n = std::min<uint64_t>(copy_piece_, length - done);
+    absl::StatusOr<uint32_t> extended = ExtendCrc(file, **input, offset + done, n, crc, &sink);
+    if (!extended.ok()) return extended.status();
+    crc = *extended;
+    done += n;
   }
+  if (absl::Status s = CheckAfter(file, **input, offset, length); !s.ok()) return s;
+  return crc;
+}
+
+absl::StatusOr<uint32_t> LocalChunkSource::CopyInto(const v1::FileTask& file,
+                                                    const std::string& path, uint64_t offset,
+                                                    uint64_t length,
+                                                    const std::atomic<bool>* abort,
+                                                    std::atomic<int64_t>* bytes_done,
+                                                    storage::WritableFile& target) {
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = OpenPlanned(file, path);
+  if (!input.ok()) return input.status();
+  uint32_t crc = kCrc32cEmpty;
+  for (uint64_t done = 0; done < length;) {
+    if (abort != nullptr && abort->load()) return Aborted();
+    const uint64_t n = std::min<uint64_t>(copy_piece_, length - done);
+    absl::StatusOr<uint64_t> copied = target.CopyFrom(**input, offset + done, offset + done, n);
+    if (!copied.ok()) return copied.status();
+    if (*copied != n) return SourceChanged(file.source_path(), "shorter than planned");
+    absl::StatusOr<uint32_t> extended =
+        ExtendCrc(file, **input, offset + done, n, crc, /*sink=*/nullptr);
+    if (!extended.ok()) return extended.status();
+    crc = *extended;
+    done += n;
+    if (bytes_done != nullptr) bytes_done->fetch_add(n);
+  }
+  if (absl::Status s = CheckAfter(file, **input, offset, length); !s.ok()) return s;
   return crc;
 }
 

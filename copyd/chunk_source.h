@@ -76,23 +76,57 @@ class ChunkSource {
   virtual absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
                                         uint64_t offset, uint64_t length,
                                         const std::atomic<bool>* abort, Sink sink) = 0;
+
+  // Copies [offset, offset + length) of the source into the same range of `target`,
+  // keeping holes; its CRC32C (of the source's bytes), as Read. `bytes_done` (may be
+  // null) advances as data lands. Default: Read into positional writes.
+  virtual absl::StatusOr<uint32_t> CopyInto(const v1::FileTask& file, const std::string& path,
+                                            uint64_t offset, uint64_t length,
+                                            const std::atomic<bool>* abort,
+                                            std::atomic<int64_t>* bytes_done,
+                                            storage::WritableFile& target);
 };
 
 class LocalChunkSource final : public ChunkSource {
  public:
-  // `fs` and `buffer` (non-empty) must outlive the source.
-  LocalChunkSource(storage::FileSystem* fs, std::vector<char>* buffer)
-      : fs_(fs), buffer_(buffer) {}
+  static constexpr uint64_t kCopyPiece = 64 << 20;
+
+  // `fs` and `buffer` (non-empty) must outlive the source; `copy_piece` > 0 is the most
+  // CopyInto copies before it checks for an abort.
+  LocalChunkSource(storage::FileSystem* fs, std::vector<char>* buffer,
+                   uint64_t copy_piece = kCopyPiece)
+      : fs_(fs), buffer_(buffer), copy_piece_(copy_piece) {}
 
   absl::StatusOr<storage::FileInfo> Stat(const v1::FileTask& file,
                                          const std::string& path) override;
   absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
                                 uint64_t offset, uint64_t length,
                                 const std::atomic<bool>* abort, Sink sink) override;
+  // Within one root the bytes never pass through this process: WritableFile::CopyFrom
+  // (copy_file_range on POSIX) in pieces of copy_piece, each followed by a CRC32C of the
+  // same source range (warm in the page cache), so an abort is noticed between pieces.
+  absl::StatusOr<uint32_t> CopyInto(const v1::FileTask& file, const std::string& path,
+                                    uint64_t offset, uint64_t length,
+                                    const std::atomic<bool>* abort,
+                                    std::atomic<int64_t>* bytes_done,
+                                    storage::WritableFile& target) override;
 
  private:
+  // Opens the source and checks it against the planned stat.
+  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> OpenPlanned(const v1::FileTask& file,
+                                                                     const std::string& path);
+  // CRC32C of [offset, offset + length) of `input`, holes as zeros; extends `crc`.
+  absl::StatusOr<uint32_t> ExtendCrc(const v1::FileTask& file, storage::ReadableFile& input,
+                                     uint64_t offset, uint64_t length, uint32_t crc,
+                                     const Sink* sink);
+  // The planned-stat checks once the range is read: growth (a whole-file read) and the
+  // open file's stat.
+  absl::Status CheckAfter(const v1::FileTask& file, storage::ReadableFile& input,
+                          uint64_t offset, uint64_t length);
+
   storage::FileSystem* const fs_;
   std::vector<char>* const buffer_;
+  const uint64_t copy_piece_;
 };
 
 // DataService stubs of other clusters' copyds, one channel per address (max receive

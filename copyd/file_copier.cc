@@ -60,7 +60,7 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
                                     "': this copyd cannot read other clusters"));
     return report;
   }
-  LocalChunkSource local(fs_, &buffer_);
+  LocalChunkSource local(fs_, &buffer_, options_.local_copy_piece);
   RemoteChunkSource pulled(channels_, &task.source_data_addresses(), &block_);
   ChunkSource* source = remote ? static_cast<ChunkSource*>(&pulled) : &local;
   std::vector<PendingCommit> pending;
@@ -304,14 +304,8 @@ absl::StatusOr<uint32_t> FileCopier::CopyRange(const Context& context,
                                                const std::string& source,
                                                storage::WritableFile& temp, uint64_t offset,
                                                uint64_t length) {
-  std::atomic<int64_t>* const bytes_done = context.bytes_done;
-  return context.source->Read(
-      file, source, offset, length, context.abort,
-      [&temp, bytes_done](uint64_t at, absl::string_view data) {
-        if (absl::Status s = temp.WriteAt(at, data); !s.ok()) return s;
-        if (bytes_done != nullptr) bytes_done->fetch_add(data.size());
-        return absl::OkStatus();
-      });
+  return context.source->CopyInto(file, source, offset, length, context.abort,
+                                  context.bytes_done, temp);
 }
 
 absl::StatusOr<uint32_t> FileCopier::CrcOfFile(const std::string& path, uint64_t size) {

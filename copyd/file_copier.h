@@ -70,6 +70,9 @@ struct CopierOptions {
   size_t block_size = 256 << 10;
   // Re-read the temporary file before commit and compare its CRC32C with the source's.
   bool verify_after_write = true;
+  // Within one root, bytes copied in the kernel (copy_file_range) between checks for an
+  // abort; tests make it small.
+  uint64_t local_copy_piece = LocalChunkSource::kCopyPiece;
 };
 
 class FileCopier {

@@ -92,6 +92,7 @@ class FileCopierTest : public ::testing::Test {
   static CopierOptions Options() {
     CopierOptions options;
     options.block_size = kBlockSize;
+    options.local_copy_piece = kBlockSize;  // Hooks see one write per block.
     return options;
   }
 
