@@ -1,10 +1,14 @@
 #include "tools/ferry/cli.h"
 
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "auth/credentials_flags.h"
 #include "tools/ferry/cp_command.h"
 #include "tools/ferry/flag_parser.h"
 #include "tools/ferry/status_command.h"
@@ -14,8 +18,17 @@ namespace {
 
 constexpr absl::string_view kControllerFlag = "controller";
 constexpr absl::string_view kHelpFlag = "help";
+constexpr absl::string_view kTlsCaFlag = "tls_ca";
+constexpr absl::string_view kTlsCertFlag = "tls_cert";
+constexpr absl::string_view kTlsKeyFlag = "tls_key";
+constexpr absl::string_view kInsecureFlag = "insecure_plaintext_unsafe";
 
-// Accepted before the command name and, so that it can go anywhere, after it too.
+FlagSpec FileFlag(absl::string_view name, absl::string_view help) {
+  return {std::string(name), '\0', "FILE", false, {}, std::string(help)};
+}
+
+// Accepted before the command name and, so that it can go anywhere, after it too. The
+// certificate flags are the daemons' (auth/credentials_flags.h), with help for people.
 std::vector<FlagSpec> GlobalFlags() {
   return {
       {std::string(kControllerFlag),
@@ -24,8 +37,49 @@ std::vector<FlagSpec> GlobalFlags() {
        false,
        {},
        "Controller to talk to (default: $FERRY_CONTROLLER)"},
+      FileFlag(kTlsCaFlag,
+               "CA certificate(s) the controller's certificate\n"
+               "must be signed by (default: $FERRY_TLS_DIR/ca.pem)"),
+      FileFlag(kTlsCertFlag,
+               "Your certificate; its ferry://user/NAME URI is\n"
+               "who you are (default: $FERRY_TLS_DIR/user.pem)"),
+      FileFlag(kTlsKeyFlag,
+               "The private key of --tls_cert\n"
+               "(default: $FERRY_TLS_DIR/user.key)"),
+      {std::string(kInsecureFlag),
+       '\0',
+       "",
+       false,
+       {},
+       "UNSAFE: plaintext, no authentication; only for a\n"
+       "controller started with --insecure_plaintext_unsafe"},
       {std::string(kHelpFlag), 'h', "", false, {}, "Show help"},
   };
+}
+
+// A global flag's value: given after the command name wins over before it.
+std::optional<std::string> GlobalValue(const ParsedArgs& before, const ParsedArgs& after,
+                                       absl::string_view name) {
+  if (std::optional<std::string> late = after.Value(name)) return late;
+  return before.Value(name);
+}
+
+// The channel's TLS settings from the certificate flags, else from FERRY_TLS_DIR.
+absl::StatusOr<auth::TlsConfig> TlsConfigOf(const ParsedArgs& before, const ParsedArgs& after,
+                                            const std::string& tls_dir) {
+  auth::TlsConfig given;
+  given.files.ca = GlobalValue(before, after, kTlsCaFlag).value_or("");
+  given.files.cert = GlobalValue(before, after, kTlsCertFlag).value_or("");
+  given.files.key = GlobalValue(before, after, kTlsKeyFlag).value_or("");
+  given.insecure_plaintext_unsafe =
+      after.Has(kInsecureFlag) ? after.Bool(kInsecureFlag) : before.Bool(kInsecureFlag);
+  if (!given.insecure_plaintext_unsafe && tls_dir.empty() && given.files.ca.empty() &&
+      given.files.cert.empty() && given.files.key.empty()) {
+    return absl::InvalidArgumentError(
+        "no certificate: pass --tls_ca, --tls_cert and --tls_key, or set FERRY_TLS_DIR to a "
+        "directory holding ca.pem, user.pem and user.key");
+  }
+  return auth::ResolveTlsConfig(std::move(given), tls_dir);
 }
 
 std::vector<FlagSpec> FlagsOf(const Command& command) {
@@ -62,10 +116,12 @@ std::string Cli::Help() const {
       &help, absl::StrFormat("  %-10s%s\n", "help", "Show help for a command"),
       "\nGlobal flags:\n", FormatFlagsHelp(GlobalFlags()), "\n", kLocationHelp,
       "\nThe controller is found from --controller, else from the FERRY_CONTROLLER\n"
-      "environment variable.\n\n",
+      "environment variable. Every call is mutual TLS: ferry presents your certificate\n"
+      "(--tls_cert, --tls_key; its ferry://user/NAME is who you are) and checks the\n"
+      "controller's against --tls_ca. Each defaults to a file in $FERRY_TLS_DIR.\n\n",
       kExitHelp,
       "\nExamples:\n"
-      "  export FERRY_CONTROLLER=127.0.0.1:7000\n"
+      "  export FERRY_CONTROLLER=127.0.0.1:7000 FERRY_TLS_DIR=$HOME/.ferry\n"
       "  ferry cp -r local:/data/logs local:/backup/logs\n"
       "  ferry status t-0000000000000042\n"
       "\nRun 'ferry help COMMAND' (or 'ferry COMMAND --help') for a command's flags.\n");
@@ -118,21 +174,27 @@ int Cli::Run(const std::vector<std::string>& args) {
   if (command == nullptr) {
     return TopLevelUsageError(absl::StrCat("unknown command \"", words[0], "\""));
   }
-  return RunCommand(*command, rest, global->Value(kControllerFlag).value_or(""));
+  return RunCommand(*command, rest, *global);
 }
 
 int Cli::RunCommand(const Command& command, const std::vector<std::string>& args,
-                    const std::string& controller) {
-  std::string address = controller.empty() ? environment_.controller_from_env : controller;
+                    const ParsedArgs& global) {
+  ParsedArgs command_flags;  // Set once parsed; global flags given there win.
   CommandContext context(
       command.name, *environment_.out, *environment_.err, *environment_.clock,
       environment_.err_is_terminal, environment_.terminal_width,
-      [this, &address]() -> absl::StatusOr<ferry::v1::CopyService::StubInterface*> {
+      [this, &global,
+       &command_flags]() -> absl::StatusOr<ferry::v1::CopyService::StubInterface*> {
+        std::string address = GlobalValue(global, command_flags, kControllerFlag).value_or("");
+        if (address.empty()) address = environment_.controller_from_env;
         if (address.empty()) {
           return absl::InvalidArgumentError(
               "no controller: pass --controller=HOST:PORT or set FERRY_CONTROLLER");
         }
-        return environment_.connect(address);
+        absl::StatusOr<auth::TlsConfig> tls =
+            TlsConfigOf(global, command_flags, environment_.tls_dir_from_env);
+        if (!tls.ok()) return tls.status();
+        return environment_.connect(address, *tls);
       });
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, FlagsOf(command));
   if (!parsed.ok()) return context.UsageError(parsed.status().message());
@@ -140,8 +202,7 @@ int Cli::RunCommand(const Command& command, const std::vector<std::string>& args
     *environment_.out << CommandHelp(command);
     return kExitOk;
   }
-  // Given after the command name, --controller wins over one given before it.
-  if (std::optional<std::string> late = parsed->Value(kControllerFlag)) address = *late;
+  command_flags = *parsed;
   return command.run(*parsed, context);
 }
 

@@ -3,7 +3,9 @@
 // Purpose: turns `ferry [global flags] COMMAND [flags] [args]` into one Command run (see
 // command.h) and an exit code. It owns the table of subcommands and everything common to
 // them: -h/--help, `ferry help COMMAND`, the --controller flag (accepted before or after
-// the command name) with FERRY_CONTROLLER as fallback, and usage errors (exit 2).
+// the command name) with FERRY_CONTROLLER as fallback, the certificate flags (--tls_ca,
+// --tls_cert, --tls_key, --insecure_plaintext_unsafe; same places) with FERRY_TLS_DIR as
+// fallback (auth/credentials_flags.h), and usage errors (exit 2).
 //
 // Everything it touches comes in through CliEnvironment, so tests run it against a
 // gMock stub, string streams and a fake clock.
@@ -18,8 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "auth/tls.h"
 #include "proto/copy_service.grpc.pb.h"
 #include "tools/ferry/command.h"
+#include "tools/ferry/flag_parser.h"
 #include "tools/ferry/retry.h"
 
 namespace ferry::cli {
@@ -31,9 +36,14 @@ struct CliEnvironment {
   bool err_is_terminal = false;  // Draw the progress line on `err`.
   size_t terminal_width = 80;
   std::string controller_from_env;  // FERRY_CONTROLLER; empty when unset.
-  // The stub for a controller address; called at most once per Run, only by commands
-  // that talk to a controller. The stub is owned by the callee and outlives Run.
-  std::function<ferry::v1::CopyService::StubInterface*(const std::string& address)> connect;
+  std::string tls_dir_from_env;     // FERRY_TLS_DIR; empty when unset.
+  // The stub for a controller address over a channel secured by `tls` (see channel.h);
+  // called at most once per Run, only by commands that talk to a controller. Fails when
+  // the credentials cannot be made (the message names the flag). The stub is owned by
+  // the callee and outlives Run.
+  std::function<absl::StatusOr<ferry::v1::CopyService::StubInterface*>(
+      const std::string& address, const auth::TlsConfig& tls)>
+      connect;
 };
 
 class Cli {
@@ -52,7 +62,7 @@ class Cli {
   const Command* Find(absl::string_view name) const;
   int RunHelp(const std::vector<std::string>& topics);
   int RunCommand(const Command& command, const std::vector<std::string>& args,
-                 const std::string& controller);
+                 const ParsedArgs& global);
   int TopLevelUsageError(absl::string_view message);
 
   CliEnvironment environment_;

@@ -1,12 +1,17 @@
-// The CLI over a real gRPC channel (MakeChannel) to an in-process fake CopyService on
-// 127.0.0.1: checks what mocks cannot, i.e. real streaming, cancellation of a finished
-// WatchTransfer stream, deadlines and retries on the wire.
+// The CLI over a real mTLS channel (MakeChannel, certificates from tools/gen-certs.sh) to
+// an in-process fake CopyService on 127.0.0.1: checks what mocks cannot, i.e. real
+// streaming, cancellation of a finished WatchTransfer stream, deadlines, retries and
+// refused handshakes on the wire.
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "auth/test_certs.h"
+#include "auth/tls.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
@@ -87,11 +92,36 @@ class FakeCopyService : public ferry::v1::CopyService::Service {
 
 class CliGrpcTest : public ::testing::Test {
  protected:
+  // The controller's and alice's certificates, and mallory's from another CA.
+  static void SetUpTestSuite() {
+    certs_ = new std::string(absl::StrCat(getenv("TEST_TMPDIR"), "/certs"));
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"--cluster", "local", "--user", "alice"},
+                                               {"--user", "mallory", "--other-ca"}}) {
+      absl::Status generated = auth::GenerateTestCerts(*certs_, args);
+      ASSERT_TRUE(generated.ok()) << generated;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete certs_;
+    certs_ = nullptr;
+  }
+
+  // The CLI's certificate flags for gen-certs.sh's `name`.
+  static std::vector<std::string> TlsFlags(absl::string_view name) {
+    return {absl::StrCat("--tls_ca=", *certs_, "/ca.pem"),
+            absl::StrCat("--tls_cert=", *certs_, "/", name, ".pem"),
+            absl::StrCat("--tls_key=", *certs_, "/", name, ".key")};
+  }
+
   void Start(ferry::v1::TransferState final_state) {
     service_ = std::make_unique<FakeCopyService>(final_state);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        auth::ServerCredentials(auth::TestTlsConfig(*certs_, "local-controller"));
+    ASSERT_TRUE(credentials.ok()) << credentials.status();
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort("127.0.0.1:0", *credentials, &port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
@@ -102,19 +132,26 @@ class CliGrpcTest : public ::testing::Test {
     if (server_) server_->Shutdown(std::chrono::system_clock::now());
   }
 
-  int Run(std::vector<std::string> args) {
+  // Runs the CLI as `user` (gen-certs.sh's name of a certificate).
+  int Run(std::vector<std::string> args, absl::string_view user = "user-alice") {
     CliEnvironment environment;
     environment.out = &out_;
     environment.err = &err_;
     environment.clock = &clock_;
     environment.controller_from_env = address_;
-    environment.connect = [this](const std::string& address) {
-      stub_ = ferry::v1::CopyService::NewStub(MakeChannel(address));
+    environment.connect = [this](const std::string& address, const auth::TlsConfig& tls)
+        -> absl::StatusOr<ferry::v1::CopyService::StubInterface*> {
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, tls);
+      if (!channel.ok()) return channel.status();
+      stub_ = ferry::v1::CopyService::NewStub(*channel);
       return stub_.get();
     };
+    std::vector<std::string> flags = TlsFlags(user);
+    args.insert(args.begin(), flags.begin(), flags.end());
     return Cli(environment).Run(args);
   }
 
+  static std::string* certs_;
   ferry::RealClock clock_;
   std::unique_ptr<FakeCopyService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -123,6 +160,8 @@ class CliGrpcTest : public ::testing::Test {
   std::ostringstream out_;
   std::ostringstream err_;
 };
+
+std::string* CliGrpcTest::certs_ = nullptr;
 
 TEST_F(CliGrpcTest, CpRetriesThenWatchesToTheEnd) {
   Start(ferry::v1::TRANSFER_STATE_SUCCEEDED);
@@ -146,6 +185,26 @@ TEST_F(CliGrpcTest, StatusOverTheWire) {
   EXPECT_THAT(out_.str(), StartsWith("t-1  SUCCEEDED\n"));
   EXPECT_EQ(Run({"status", "t-2"}), kExitFailure);
   EXPECT_THAT(err_.str(), HasSubstr("NOT_FOUND: no such transfer"));
+}
+
+// The controller refuses a certificate of another CA in the handshake: no retries for a
+// minute, a hint naming the certificate flags, and nothing reached the service.
+TEST_F(CliGrpcTest, CertificateOfAnotherCaGetsAHintAtOnce) {
+  Start(ferry::v1::TRANSFER_STATE_SUCCEEDED);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(Run({"cp", "local:/a", "local:/b"}, "user-mallory-other-ca"), kExitFailure);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_THAT(err_.str(), HasSubstr("CreateTransfer failed: UNAVAILABLE"));
+  EXPECT_THAT(err_.str(), HasSubstr("the TLS handshake with the controller failed: check "
+                                    "--tls_ca, --tls_cert and --tls_key"));
+  EXPECT_TRUE(service_->request_ids().empty());
+}
+
+TEST_F(CliGrpcTest, MissingCertificateFileIsNamedWithItsFlag) {
+  Start(ferry::v1::TRANSFER_STATE_SUCCEEDED);
+  EXPECT_EQ(Run({"status", "t-1"}, "user-nobody"), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--tls_cert"));
+  EXPECT_THAT(err_.str(), HasSubstr("user-nobody.pem"));
 }
 
 TEST_F(CliGrpcTest, UnreachableControllerNamesTheCode) {

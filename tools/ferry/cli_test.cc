@@ -32,6 +32,7 @@ using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::testing::IsEmpty;
 using ::testing::NiceMock;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::StartsWith;
@@ -111,8 +112,11 @@ class CliTest : public ::testing::Test {
     environment.clock = &clock_;
     environment.err_is_terminal = err_is_terminal_;
     environment.controller_from_env = controller_from_env_;
-    environment.connect = [this](const std::string& address) {
+    environment.tls_dir_from_env = tls_dir_from_env_;
+    environment.connect = [this](const std::string& address, const auth::TlsConfig& tls)
+        -> absl::StatusOr<ferry::v1::CopyService::StubInterface*> {
       connected_to_.push_back(address);
+      tls_ = tls;
       return &stub_;
     };
     return Cli(environment).Run(args);
@@ -136,7 +140,9 @@ class CliTest : public ::testing::Test {
   std::ostringstream err_;
   bool err_is_terminal_ = false;
   std::string controller_from_env_;
+  std::string tls_dir_from_env_ = "/home/alice/.ferry";
   std::vector<std::string> connected_to_;
+  auth::TlsConfig tls_;  // As last passed to connect.
   CreateTransferRequest request_;
 };
 
@@ -365,6 +371,58 @@ TEST_F(CliTest, ControllerFlagWinsOverEnvironment) {
   EXPECT_EQ(Run({"--controller=flag:1", "status", kId}), kExitOk);
   EXPECT_EQ(Run({"--controller=early:1", "status", kId, "--controller=late:1"}), kExitOk);
   EXPECT_THAT(connected_to_, testing::ElementsAre("env:1", "flag:1", "late:1"));
+}
+
+TEST_F(CliTest, CertificatesComeFromFerryTlsDir) {
+  EXPECT_CALL(stub_, GetTransfer(_, _, _)).WillOnce(Reply(Succeeded()));
+  EXPECT_EQ(Run({"--controller=ctl:1", "status", kId}), kExitOk);
+  EXPECT_EQ(tls_.files.ca, "/home/alice/.ferry/ca.pem");
+  EXPECT_EQ(tls_.files.cert, "/home/alice/.ferry/user.pem");
+  EXPECT_EQ(tls_.files.key, "/home/alice/.ferry/user.key");
+  EXPECT_FALSE(tls_.insecure_plaintext_unsafe);
+}
+
+TEST_F(CliTest, CertificateFlagsWinOverFerryTlsDirAndLateOverEarly) {
+  EXPECT_CALL(stub_, GetTransfer(_, _, _)).WillRepeatedly(Reply(Succeeded()));
+  EXPECT_EQ(Run({"--controller=ctl:1", "--tls_cert=/early.pem", "--tls-key=/k.key", "status",
+                 kId, "--tls_cert=/late.pem"}),
+            kExitOk);
+  EXPECT_EQ(tls_.files.ca, "/home/alice/.ferry/ca.pem");
+  EXPECT_EQ(tls_.files.cert, "/late.pem");
+  EXPECT_EQ(tls_.files.key, "/k.key");
+  EXPECT_EQ(Run({"--controller=ctl:1", "status", kId, "--insecure_plaintext_unsafe"}), kExitOk);
+  EXPECT_TRUE(tls_.insecure_plaintext_unsafe);
+}
+
+TEST_F(CliTest, NoCertificateAtAllIsAUsageError) {
+  tls_dir_from_env_ = "";
+  EXPECT_EQ(Run({"--controller=ctl:1", "status", kId}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("no certificate: pass --tls_ca, --tls_cert and "
+                                    "--tls_key, or set FERRY_TLS_DIR"));
+  EXPECT_THAT(connected_to_, IsEmpty());
+}
+
+// What gRPC says when the controller refuses the certificate (see auth/README.md).
+const grpc::Status kSocketClosed(grpc::StatusCode::UNAVAILABLE,
+                                 "failed to connect to all addresses; last error: "
+                                 "UNAVAILABLE: ipv4:127.0.0.1:7000: Socket closed");
+
+TEST_F(CliTest, RefusedHandshakeEndsTheFirstCallWithAHint) {
+  EXPECT_CALL(stub_, CreateTransfer(_, _, _)).Times(2).WillRepeatedly(Return(kSocketClosed));
+  EXPECT_EQ(Cp({"local:/a", "local:/b"}), kExitFailure);
+  EXPECT_THAT(err_.str(), HasSubstr("Socket closed; the TLS handshake with the controller "
+                                    "failed: check --tls_ca, --tls_cert and --tls_key"));
+  EXPECT_LT(clock_.slept(), absl::Seconds(1));  // One backoff, not a minute of retries.
+}
+
+TEST_F(CliTest, OneClosedSocketIsRetriedLikeAnyOutage) {
+  EXPECT_CALL(stub_, GetTransfer(_, _, _))
+      .WillOnce(Return(kSocketClosed))
+      .WillOnce(Return(kUnavailable))
+      .WillOnce(Return(kSocketClosed))
+      .WillOnce(Reply(Succeeded()));
+  EXPECT_EQ(Run({"--controller=ctl:1", "status", kId}), kExitOk);
+  EXPECT_THAT(err_.str(), Not(HasSubstr("TLS handshake")));
 }
 
 // Usage errors: exit 2, a message on stderr, nothing on stdout, no RPC (StrictMock).

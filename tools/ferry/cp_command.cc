@@ -131,6 +131,7 @@ absl::StatusOr<Transfer> CreateWithRetry(ferry::v1::CopyService::StubInterface& 
                                          absl::Time deadline) {
   RetryOptions retry;
   retry.give_up = std::min(deadline, clock.Now() + kCreateRetryBudget);
+  retry.first_call = true;
   Transfer transfer;
   absl::Status status = CallWithRetry(clock, retry, [&](grpc::ClientContext& context) {
     return stub.CreateTransfer(&context, request, &transfer);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/credentials_flags.h"
 #include "common/clock.h"
 #include "proto/copy_service.grpc.pb.h"
 #include "tools/ferry/channel.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   const ferry::RealClock clock;
   std::unique_ptr<ferry::v1::CopyService::Stub> stub;
   const char* controller = std::getenv("FERRY_CONTROLLER");
+  const char* tls_dir = std::getenv(ferry::auth::kTlsDirEnv);
 
   ferry::cli::CliEnvironment environment;
   environment.out = &std::cout;
@@ -26,9 +28,14 @@ int main(int argc, char** argv) {
   environment.err_is_terminal = isatty(STDERR_FILENO) == 1;
   environment.terminal_width = ferry::cli::TerminalWidth(STDERR_FILENO);
   environment.controller_from_env = controller == nullptr ? "" : controller;
-  environment.connect = [&stub](const std::string& address) {
+  environment.tls_dir_from_env = tls_dir == nullptr ? "" : tls_dir;
+  environment.connect = [&stub](const std::string& address, const ferry::auth::TlsConfig& tls)
+      -> absl::StatusOr<ferry::v1::CopyService::StubInterface*> {
     if (stub == nullptr) {
-      stub = ferry::v1::CopyService::NewStub(ferry::cli::MakeChannel(address));
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          ferry::cli::MakeChannel(address, tls);
+      if (!channel.ok()) return channel.status();
+      stub = ferry::v1::CopyService::NewStub(*channel);
     }
     return stub.get();
   };

@@ -57,18 +57,37 @@ void SetDeadline(grpc::ClientContext& context, absl::Time deadline);
 // Sleeps `delay` by `clock`, but never past `limit`.
 void SleepUntilAtMost(const Clock& clock, absl::Duration delay, absl::Time limit);
 
+// UNAVAILABLE naming a failed TLS handshake or a socket closed by the server: what gRPC
+// reports when the controller refused the CLI's certificate (missing, expired, from
+// another CA), when the CLI refused the controller's, or when one side is plaintext
+// (see auth/tls.h).
+bool LooksLikeTlsRefusal(const grpc::Status& status);
+
+// Appended to the message of a call ended by a refused handshake.
+inline constexpr char kTlsRefusalHint[] =
+    "; the TLS handshake with the controller failed: check --tls_ca, --tls_cert and "
+    "--tls_key (or the ca.pem, user.pem and user.key in $FERRY_TLS_DIR): the certificate "
+    "must be valid and signed by the CA the controller trusts, and --tls_ca must hold the "
+    "CA of the controller's certificate";
+
 struct RetryOptions {
   // Deadline of each attempt.
   absl::Duration attempt_timeout = absl::Seconds(30);
   // No attempt starts, and none runs, past this time.
   absl::Time give_up = absl::InfiniteFuture();
   BackoffPolicy backoff;
+  // The command's first call to the controller, so nothing proved the certificates
+  // good yet: a refused handshake (LooksLikeTlsRefusal) twice in a row, which retrying
+  // will not heal, ends the call with kTlsRefusalHint. Once is not enough: a controller
+  // dying mid-connection also closes the socket.
+  bool first_call = false;
 };
 
 // Calls `attempt` with a fresh ClientContext (deadline: now + attempt_timeout, capped at
-// give_up) until it returns OK or a non-retryable status, or give_up has passed. Returns
-// the last status; for a final retryable failure the message says how many attempts were
-// made. `attempt` fills its own response.
+// give_up) until it returns OK or a non-retryable status, or give_up has passed (or,
+// under first_call, the handshake was refused). Returns the last status; for a final
+// retryable failure the message says how many attempts were made. `attempt` fills its
+// own response.
 absl::Status CallWithRetry(const Clock& clock, const RetryOptions& options,
                            const std::function<grpc::Status(grpc::ClientContext&)>& attempt);
 

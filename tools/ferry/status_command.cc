@@ -21,6 +21,7 @@ int RunStatus(const ParsedArgs& args, CommandContext& context) {
 
   RetryOptions retry;
   retry.give_up = context.clock().Now() + kStatusRetryBudget;
+  retry.first_call = true;
   ferry::v1::GetTransferRequest request;
   request.set_id(id);
   Transfer transfer;
