@@ -100,11 +100,6 @@ absl::Status StatusOf(int32_t code, const std::string& message) {
   return absl::Status(static_cast<absl::StatusCode>(code), message);
 }
 
-// A source that changed while it was copied is copied again from scratch.
-bool IsSourceChanged(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kFailedPrecondition &&
-         absl::StrContains(status.message(), "source changed");
-}
 
 bool MatchesFilter(const v1::Transfer& transfer, const std::string& user,
                    const v1::ListTransfersRequest& request) {
@@ -597,6 +592,7 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
   google::protobuf::RepeatedPtrField<v1::FileTask> retry;
   absl::Status retry_error;
+  bool source_changed = false;
   for (int i = 0; i < task->files_size(); ++i) {
     const v1::FileTask& file = task->files(i);
     if (i >= report.files_size()) {
@@ -621,9 +617,17 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
               record->transfer().files_verified() + 1);
         }
       }
-    } else if (IsRetryable(status.code()) || IsSourceChanged(status)) {
-      *retry.Add() = file;
+    } else if (IsRetryable(status.code()) || result.source_changed()) {
+      // A source that changed is copied again from scratch, as it is now.
+      v1::FileTask* again = retry.Add();
+      *again = file;
+      if (result.source_changed() && result.has_source_now()) {
+        const std::string path = again->source_info().path();
+        *again->mutable_source_info() = result.source_now();
+        again->mutable_source_info()->set_path(path);
+      }
       retry_error = status;
+      source_changed = source_changed || result.source_changed();
     } else {
       progress->set_files_failed(progress->files_failed() + 1);
       const absl::StatusCode code = status.code();
@@ -638,16 +642,17 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
     return;
   }
   *task->mutable_files() = std::move(retry);
-  RetryOrFailTask(batch, task, record, retry_error);
+  RetryOrFailTask(batch, task, record, retry_error, source_changed);
 }
 
 void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* task,
-                                      TransferRecord* record, const absl::Status& error) {
+                                      TransferRecord* record, const absl::Status& error,
+                                      bool source_changed) {
   const std::string key = TaskKey(task->transfer_id(), task->seq());
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
   task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
   task->mutable_last_error()->set_message(ToValidUtf8(error.message()));
-  const bool retryable = IsRetryable(error.code()) || IsSourceChanged(error);
+  const bool retryable = IsRetryable(error.code()) || source_changed;
   if (retryable && task->attempts() < options_.max_attempts && StillWanted(*task)) {
     progress->set_retries(progress->retries() + 1);
     const absl::StatusCode code = error.code();

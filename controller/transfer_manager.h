@@ -191,11 +191,12 @@ class TransferManager {
   void NotifyStateChange(v1::TransferState from, v1::TransferState to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WeightOf(const std::string& user) const;
-  // A task attempt failed with `error`: requeue it if it may be retried and attempts
-  // remain, otherwise fail its files. Updates `record`; adds writes to `batch`.
+  // A task attempt failed with `error`: requeue it if it may be retried (or a source
+  // changed: its files are copied again as they are now) and attempts remain, otherwise
+  // fail its files. Updates `record`; adds writes to `batch`.
   void RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* task,
-                       TransferRecord* record, const absl::Status& error)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       TransferRecord* record, const absl::Status& error,
+                       bool source_changed = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyFileResults(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
                         TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -411,6 +411,44 @@ TEST_F(TransferManagerTest, OnlyTheFilesThatFailedRetryablyAreRetried) {
   EXPECT_EQ(transfer.progress().retries(), 1);
 }
 
+TEST_F(TransferManagerTest, AChangedSourceIsCopiedAgainAsItIsNow) {
+  options_.retry_backoff_base = absl::ZeroDuration();
+  Open();
+  const auto [worker, id, task] = StartOneTask({RegularFile("a", 10)});
+  ASSERT_FALSE(HasFailure());
+  v1::TaskReport report = ReportOf(task);
+  v1::FileResult* changed = report.add_files();
+  changed->set_code(static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+  changed->set_message("source changed (modified while being copied): /src/a");
+  changed->set_source_changed(true);
+  *changed->mutable_source_now() = task.files(0).source_info();
+  changed->mutable_source_now()->set_size(25);
+  changed->mutable_source_now()->set_mtime_ns(task.files(0).source_info().mtime_ns() + 1);
+  changed->mutable_source_now()->set_path("ignored");
+  EXPECT_EQ(Report(worker, report).code(), kOk);
+
+  std::vector<v1::Task> again = Lease(worker);
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_EQ(again[0].files_size(), 1);
+  EXPECT_EQ(again[0].files(0).source_info().size(), 25u);
+  EXPECT_EQ(again[0].files(0).source_info().mtime_ns(),
+            task.files(0).source_info().mtime_ns() + 1);
+  EXPECT_EQ(again[0].files(0).source_info().path(), task.files(0).source_info().path());
+  EXPECT_EQ(Get(id).progress().retries(), 1);
+}
+
+TEST_F(TransferManagerTest, FailedPreconditionWithoutTheSourceChangedSignalFailsTheFile) {
+  const auto [worker, id, task] = StartOneTask({RegularFile("a", 10)});
+  ASSERT_FALSE(HasFailure());
+  v1::TaskReport report = ReportOf(task);
+  v1::FileResult* conflict = report.add_files();
+  conflict->set_code(static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+  conflict->set_message("source changed: but only in words");
+  EXPECT_EQ(Report(worker, report).code(), kOk);
+  EXPECT_EQ(Get(id).state(), v1::TRANSFER_STATE_FAILED);
+  EXPECT_TRUE(Lease(worker).empty());
+}
+
 TEST_F(TransferManagerTest, PermanentFileErrorFailsThatFileAtOnce) {
   const auto [worker, id, task] = StartOneTask({RegularFile("a", 10), RegularFile("gone", 20)});
   ASSERT_FALSE(HasFailure());

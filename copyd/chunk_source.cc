@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/grpc_status.h"
+#include "common/source_changed.h"
 #include "copyd/extent_cursor.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
@@ -12,11 +13,6 @@
 
 namespace ferry::copyd {
 namespace {
-
-absl::Status SourceChanged(const std::string& path, absl::string_view what) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("source changed since it was planned (", what, "): ", path));
-}
 
 absl::Status Aborted() { return absl::CancelledError("task aborted by the controller"); }
 
@@ -69,7 +65,7 @@ absl::Status CheckPlannedStat(const storage::FileInfo& now, const v1::FileTask& 
   if (now.size == file.source_info().size() && now.mtime_ns == file.source_info().mtime_ns()) {
     return absl::OkStatus();
   }
-  return SourceChanged(file.source_path(), what);
+  return SourceChangedError(file.source_path(), what);
 }
 
 // ---------------------------------------------------------------- local
@@ -119,7 +115,7 @@ absl::StatusOr<uint32_t> LocalChunkSource::ExtendCrc(const v1::FileTask& file,
     }
     absl::StatusOr<size_t> got = input.ReadAt(piece.offset, buffer.data(), piece.length);
     if (!got.ok()) return got.status();
-    if (*got != piece.length) return SourceChanged(file.source_path(), "shorter than planned");
+    if (*got != piece.length) return SourceChangedError(file.source_path(), "shorter than planned");
     crc = Crc32cExtend(crc, buffer.data(), piece.length);
     if (sink != nullptr) {
       absl::Status written = (*sink)(piece.offset, absl::string_view(buffer.data(), *got));
@@ -136,7 +132,7 @@ absl::Status LocalChunkSource::CheckAfter(const v1::FileTask& file,
     char probe;
     absl::StatusOr<size_t> extra = input.ReadAt(length, &probe, 1);
     if (!extra.ok()) return extra.status();
-    if (*extra != 0) return SourceChanged(file.source_path(), "longer than planned");
+    if (*extra != 0) return SourceChangedError(file.source_path(), "longer than planned");
   }
   absl::StatusOr<storage::FileInfo> after = input.Stat();
   if (!after.ok()) return after.status();
@@ -177,7 +173,7 @@ absl::StatusOr<uint32_t> LocalChunkSource::CopyInto(const v1::FileTask& file,
     const uint64_t n = std::min<uint64_t>(copy_piece_, length - done);
     absl::StatusOr<uint64_t> copied = target.CopyFrom(**input, offset + done, offset + done, n);
     if (!copied.ok()) return copied.status();
-    if (*copied != n) return SourceChanged(file.source_path(), "shorter than planned");
+    if (*copied != n) return SourceChangedError(file.source_path(), "shorter than planned");
     absl::StatusOr<uint32_t> extended =
         ExtendCrc(file, **input, offset + done, n, crc, /*sink=*/nullptr);
     if (!extended.ok()) return extended.status();

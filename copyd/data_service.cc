@@ -11,6 +11,7 @@
 #include "common/crc32c.h"
 #include "common/grpc_status.h"
 #include "common/location.h"
+#include "common/source_changed.h"
 #include "copyd/extent_cursor.h"
 
 namespace ferry::copyd {
@@ -58,10 +59,6 @@ struct ReadPlan {
   uint64_t expected_size = 0;
   int64_t expected_mtime_ns = 0;
 };
-
-absl::Status SourceChangedError(absl::string_view path, absl::string_view what) {
-  return absl::FailedPreconditionError(absl::StrCat("source changed (", what, "): ", path));
-}
 
 // Streams DataBlocks of [offset, end) from an open file, one write outstanding: data
 // blocks of at most block_size bytes within the file's data extents, one hole block for

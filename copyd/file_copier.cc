@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/location.h"
+#include "common/source_changed.h"
 #include "common/utf8.h"
+#include "copyd/data_service.h"
 #include "copyd/extent_cursor.h"
 #include "storage/path.h"
 
@@ -143,6 +145,12 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
     }
   }
   SetOutcome(status, &result);
+  if (IsSourceChanged(status) && source.ok()) {
+    // A retry copies the source as it is now.
+    result.set_source_changed(true);
+    absl::StatusOr<storage::FileInfo> now = context.source->Stat(file, *source);
+    if (now.ok()) *result.mutable_source_now() = ToProtoFileInfo(*now, "");
+  }
   return result;
 }
 

@@ -302,6 +302,8 @@ TEST_F(RemoteSourceTest, SourceChangedSincePlanningCommitsNothing) {
   ASSERT_EQ(report.files_size(), 1) << report.message();
   EXPECT_EQ(report.files(0).code(), Code(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(report.files(0).message(), HasSubstr("source changed"));
+  EXPECT_TRUE(report.files(0).source_changed());  // The controller's signal, and
+  EXPECT_EQ(report.files(0).source_now().mtime_ns(), kMtime + 1);  // what to copy next.
   ExpectNothingCommitted();
 }
 
