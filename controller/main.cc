@@ -1,6 +1,7 @@
 // controller: one per cluster. Serves CopyService (users) and WorkerService (copyd),
 // keeps every transfer, file and task in RocksDB under --data_dir, plans sources into
-// tasks and leases them to the cluster's copyd workers.
+// tasks and leases them to the cluster's copyd workers. Every channel, served or
+// opened, is mTLS with the certificate of --tls_cert (see common/server_util.h).
 #include <memory>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
@@ -60,7 +62,8 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "empty: no metrics.");
 ABSL_FLAG(std::string, metrics_port_file, "", "Write the bound metrics port here.");
 ABSL_FLAG(std::vector<std::string>, user_weights, {},
-          "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1).");
+          "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1): a "
+          "user name stands for ferry://user/<name>; a principal URI is taken as is.");
 
 namespace ferry::controller {
 namespace {
@@ -75,7 +78,9 @@ absl::StatusOr<absl::flat_hash_map<std::string, double>> ParseWeights(
       return absl::InvalidArgumentError(
           absl::StrCat("--user_weights: '", spec, "' is not USER=POSITIVE_NUMBER"));
     }
-    weights[parts.first] = weight;
+    // Transfers belong to principals (services.h); people write names.
+    const bool is_uri = absl::StartsWith(parts.first, "ferry://");
+    weights[is_uri ? parts.first : absl::StrCat("ferry://user/", parts.first)] = weight;
   }
   return weights;
 }
@@ -168,6 +173,12 @@ int Run() {
     LOG(ERROR) << options.status();
     return 2;
   }
+  // Before anything is opened: a controller without its certificates must not start.
+  absl::StatusOr<DaemonCredentials> credentials = DaemonCredentialsFromFlags();
+  if (!credentials.ok()) {
+    LOG(ERROR) << credentials.status();
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(data_dir);
   if (!store.ok()) {
     LOG(ERROR) << "cannot open store: " << store.status();
@@ -202,7 +213,7 @@ int Run() {
     LOG(INFO) << "metrics at http://" << metrics_listen.substr(0, metrics_listen.rfind(':'))
               << ":" << metrics_port << "/metrics";
   }
-  GrpcSourceLister lister(absl::Seconds(30));
+  GrpcSourceLister lister(credentials->channel, absl::Seconds(30));
   PlanningLoop planning(&manager, &lister, &clock);
 
   CopyServiceImpl copy_service(&manager);
@@ -210,7 +221,7 @@ int Run() {
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;
   int port = 0;
-  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
+  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), credentials->server, &port);
   builder.RegisterService(&copy_service);
   builder.RegisterService(&worker_service);
   if (metrics != nullptr) {
@@ -253,7 +264,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
-                    "controller --data_dir=DIR [--cluster=NAME] [--listen=HOST:PORT] "
+                    "controller --data_dir=DIR --tls_ca=FILE --tls_cert=FILE "
+                    "--tls_key=FILE [--cluster=NAME] [--listen=HOST:PORT] "
                     "[--peer=CLUSTER=HOST:PORT,...;...] [--port_file=FILE] "
                     "[--metrics_listen=HOST:PORT]");
   return ferry::controller::Run();

@@ -1,21 +1,21 @@
 #include "controller/source_lister.h"
 
+#include <utility>
+
 #include "common/grpc_status.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace ferry::controller {
 
-GrpcSourceLister::GrpcSourceLister(absl::Duration rpc_timeout)
-    : rpc_timeout_(rpc_timeout) {}
+GrpcSourceLister::GrpcSourceLister(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                   absl::Duration rpc_timeout)
+    : credentials_(std::move(credentials)), rpc_timeout_(rpc_timeout) {}
 
 v1::DataService::StubInterface* GrpcSourceLister::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (stub == nullptr) {
-    // Plaintext until the auth issue brings mTLS to every channel.
-    stub = v1::DataService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stub = v1::DataService::NewStub(grpc::CreateChannel(address, credentials_));
   }
   return stub.get();
 }

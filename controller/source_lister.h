@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/data_service.grpc.pb.h"
 
 namespace ferry::controller {
@@ -35,12 +36,14 @@ class SourceLister {
                             const std::string& cursor, const PageCallback& on_page) = 0;
 };
 
-// Over gRPC, one cached channel per address.
+// Over gRPC, one cached channel per address, all made with the controller's channel
+// credentials (mTLS: the copyds see ferry://cluster/<this cluster>/controller).
 class GrpcSourceLister : public SourceLister {
  public:
   // `rpc_timeout` bounds Stat; List has no overall deadline but fails when the
   // connection does.
-  explicit GrpcSourceLister(absl::Duration rpc_timeout);
+  GrpcSourceLister(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   absl::Duration rpc_timeout);
 
   absl::StatusOr<v1::FileInfo> Stat(const std::string& address,
                                     const std::string& path) override;
@@ -50,6 +53,7 @@ class GrpcSourceLister : public SourceLister {
  private:
   v1::DataService::StubInterface* StubFor(const std::string& address);
 
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   const absl::Duration rpc_timeout_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::DataService::StubInterface>> stubs_

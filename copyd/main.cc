@@ -1,11 +1,14 @@
 // copyd: the worker daemon that moves bytes. Serves DataService for its cluster's
-// storage root (--root) and works for its cluster's controller (--controller).
+// storage root (--root) and works for its cluster's controller (--controller). Every
+// channel, served or opened, is mTLS with the certificate of --tls_cert (see
+// common/server_util.h).
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/peer_checked_data_service.h"
 #include "common/process.h"
 #include "common/server_util.h"
 #include "copyd/data_service.h"
@@ -13,7 +16,6 @@
 #include "copyd/worker.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "storage/posix_file_system.h"
 
 ABSL_FLAG(std::string, controller, "", "host:port of this cluster's controller (required).");
@@ -37,17 +39,24 @@ int Run() {
     LOG(ERROR) << "--controller and --root are required";
     return 2;
   }
+  absl::StatusOr<DaemonCredentials> credentials = DaemonCredentialsFromFlags();
+  if (!credentials.ok()) {
+    LOG(ERROR) << credentials.status();
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<storage::FileSystem>> fs = storage::NewPosixFileSystem(root);
   if (!fs.ok()) {
     LOG(ERROR) << "cannot open storage root " << root << ": " << fs.status();
     return 1;
   }
   DataServiceImpl data_service(fs->get());
+  // Only ferry processes (ferry://cluster/...) reach it; see common/peer_role.h.
+  PeerCheckedDataService checked_data_service(&data_service);
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;
   int port = 0;
-  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
-  builder.RegisterService(&data_service);
+  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), credentials->server, &port);
+  builder.RegisterService(&checked_data_service);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       StartServer(builder, &port, absl::GetFlag(FLAGS_listen));
   if (!server.ok()) {
@@ -58,10 +67,8 @@ int Run() {
   RealClock clock;
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(64 << 20);
-  // Plaintext until the auth issue brings mTLS to every channel.
-  std::unique_ptr<v1::WorkerService::Stub> stub =
-      v1::WorkerService::NewStub(grpc::CreateCustomChannel(
-          controller, grpc::InsecureChannelCredentials(), arguments));
+  std::unique_ptr<v1::WorkerService::Stub> stub = v1::WorkerService::NewStub(
+      grpc::CreateCustomChannel(controller, credentials->channel, arguments));
   WorkerOptions options;
   options.cluster = absl::GetFlag(FLAGS_cluster);
   options.data_address = absl::StrCat(absl::GetFlag(FLAGS_advertise_host), ":", port);
@@ -73,7 +80,7 @@ int Run() {
   copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
   storage::FileSystem* file_system = fs->get();
   // Channels to other clusters' copyds, shared by all executors (pull).
-  DataChannels channels;
+  DataChannels channels(credentials->channel);
   Worker worker(stub.get(), &clock, options, [&]() -> TaskRunner {
     auto copier =
         std::make_shared<FileCopier>(file_system, &clock, copier_options, &channels);
@@ -102,7 +109,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
-                    "copyd --controller=HOST:PORT --root=DIR [--cluster=NAME] "
+                    "copyd --controller=HOST:PORT --root=DIR --tls_ca=FILE "
+                    "--tls_cert=FILE --tls_key=FILE [--cluster=NAME] "
                     "[--listen=HOST:PORT] [--port_file=FILE]");
   return ferry::copyd::Run();
 }

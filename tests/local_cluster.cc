@@ -1,17 +1,19 @@
 #include "tests/local_cluster.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <random>
-
-#include "common/transfer_state.h"
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "auth/test_certs.h"
+#include "common/transfer_state.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace ferry::e2e {
 namespace {
@@ -87,13 +89,88 @@ v1::CreateTransferRequest LocalCopyRequest(const std::string& request_id,
   return request;
 }
 
+absl::StatusOr<std::shared_ptr<TestCertificates>> TestCertificates::Create() {
+  absl::StatusOr<TempDir> dir = TempDir::Create("certs");
+  if (!dir.ok()) return dir.status();
+  return std::shared_ptr<TestCertificates>(new TestCertificates(*std::move(dir)));
+}
+
+absl::Status TestCertificates::Generate(const std::vector<std::string>& args) {
+  return auth::GenerateTestCerts(dir(), args);
+}
+
+auth::TlsConfig TestCertificates::Config(absl::string_view name) const {
+  return auth::TestTlsConfig(dir(), name);
+}
+
+std::vector<std::string> TestCertificates::Flags(absl::string_view name) const {
+  const auth::TlsConfig config = Config(name);
+  return {absl::StrCat(auth::kCaFlag, "=", config.files.ca),
+          absl::StrCat(auth::kCertFlag, "=", config.files.cert),
+          absl::StrCat(auth::kKeyFlag, "=", config.files.key)};
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TestCertificates::ChannelCredentials(
+    absl::string_view name) const {
+  return auth::ChannelCredentials(Config(name));
+}
+
+absl::StatusOr<std::string> TestCertificates::UserTlsDir(const std::string& user) {
+  if (absl::Status added = AddUser(user); !added.ok()) return added;
+  const std::string home = absl::StrCat(dir(), "/home-", user);
+  if (mkdir(home.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("mkdir ", home, ": ", strerror(errno)));
+  }
+  const auth::TlsConfig config = Config("user-" + user);
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{config.files.ca, "ca.pem"},
+                                 {config.files.cert, "user.pem"},
+                                 {config.files.key, "user.key"}}) {
+    absl::StatusOr<std::string> content = harness::ReadFile(from);
+    if (!content.ok()) return content.status();
+    if (absl::Status s = WriteFile(absl::StrCat(home, "/", to), *content); !s.ok()) return s;
+  }
+  return home;
+}
+
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Create(ClusterOptions options) {
+  if (options.certificates == nullptr) {
+    absl::StatusOr<std::shared_ptr<TestCertificates>> made = TestCertificates::Create();
+    if (!made.ok()) return made.status();
+    options.certificates = *std::move(made);
+  }
+  TestCertificates& certificates = *options.certificates;
+  if (absl::Status s = certificates.Generate({"--cluster", options.cluster, "--user",
+                                              options.user});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> user =
+      certificates.ChannelCredentials("user-" + options.user);
+  if (!user.ok()) return user.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> health =
+      certificates.ChannelCredentials(options.cluster + "-controller");
+  if (!health.ok()) return health.status();
   absl::StatusOr<TempDir> data_dir = TempDir::Create(options.name + "-controller-data");
   if (!data_dir.ok()) return data_dir.status();
   absl::StatusOr<TempDir> root = TempDir::Create(options.name + "-root");
   if (!root.ok()) return root.status();
   return std::unique_ptr<LocalCluster>(
-      new LocalCluster(std::move(options), *std::move(data_dir), *std::move(root)));
+      new LocalCluster(std::move(options), *std::move(data_dir), *std::move(root),
+                       *std::move(user), *std::move(health)));
+}
+
+absl::StatusOr<std::pair<std::unique_ptr<ManagedProcess>, std::string>>
+LocalCluster::StartDaemon(ProcessOptions process, absl::string_view role,
+                          const std::vector<std::string>& extra_flags) {
+  process.args.push_back("--cluster=" + options_.cluster);
+  for (std::string& flag :
+       options_.certificates->Flags(absl::StrCat(options_.cluster, "-", role))) {
+    process.args.push_back(std::move(flag));
+  }
+  process.args.insert(process.args.end(), extra_flags.begin(), extra_flags.end());
+  process.port_file = true;
+  process.health_credentials = health_credentials_;
+  return StartServing(std::move(process), options_.start_timeout);
 }
 
 LocalCluster::~LocalCluster() {
@@ -111,10 +188,7 @@ absl::Status LocalCluster::StartController(int port) {
   process.name = absl::StrCat(options_.name, "-controller-", ++starts_);
   process.binary = RunfilePath("controller/controller");
   process.args = {"--data_dir=" + data_dir_.path(), absl::StrCat("--listen=127.0.0.1:", port)};
-  process.args.insert(process.args.end(), options_.controller_flags.begin(),
-                      options_.controller_flags.end());
-  process.port_file = true;
-  auto started = StartServing(std::move(process), options_.start_timeout);
+  auto started = StartDaemon(std::move(process), "controller", options_.controller_flags);
   if (!started.ok()) return started.status();
   controller_ = std::move(started->first);
   controller_address_ = std::move(started->second);
@@ -123,8 +197,8 @@ absl::Status LocalCluster::StartController(int port) {
       !absl::SimpleAtoi(controller_address_.substr(colon + 1), &controller_port_)) {
     return absl::InternalError(absl::StrCat("no port in ", controller_address_));
   }
-  copy_service_ = v1::CopyService::NewStub(
-      grpc::CreateChannel(controller_address_, grpc::InsecureChannelCredentials()));
+  copy_service_ =
+      v1::CopyService::NewStub(grpc::CreateChannel(controller_address_, user_credentials_));
   return absl::OkStatus();
 }
 
@@ -153,10 +227,7 @@ absl::Status LocalCluster::StartCopyd(int index) {
   process.args = {"--controller=" + controller_address_, "--root=" + root_.path(),
                   "--listen=127.0.0.1:0",
                   absl::StrCat("--name=", options_.name, "-copyd-", index)};
-  process.args.insert(process.args.end(), options_.copyd_flags.begin(),
-                      options_.copyd_flags.end());
-  process.port_file = true;
-  auto started = StartServing(std::move(process), options_.start_timeout);
+  auto started = StartDaemon(std::move(process), "copyd", options_.copyd_flags);
   if (!started.ok()) return started.status();
   slot = std::move(started->first);
   copyd_addresses_[index] = std::move(started->second);

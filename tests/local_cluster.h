@@ -10,9 +10,15 @@
 //   ASSERT_TRUE((*cluster)->StartController().ok());
 //   ASSERT_TRUE((*cluster)->StartCopyd(1).ok());
 //
-// Two clusters: give each its name in both flag lists (options.controller_flags =
-// {"--cluster=a"}, options.copyd_flags = {"--cluster=a"}), and the destination's
-// controller "--peer=a=" + source->copyd_address(1).
+// mTLS everywhere, as in production: Create() makes the cluster's certificates with
+// tools/gen-certs.sh (TestCertificates, in $TEST_TMPDIR), every process gets its
+// --tls_ca/--tls_cert/--tls_key, readiness is gRPC health over TLS, and copy_service()
+// calls as the user options.user (ferry://user/<user>). A CLI gets the user's
+// certificates through TestCertificates::UserTlsDir (FERRY_TLS_DIR) or Flags.
+//
+// Two clusters: give each its ferry cluster name (options.cluster = "a") and the same
+// TestCertificates (options.certificates = first->certificates()), so that they trust
+// each other, and the destination's controller "--peer=a=" + source->copyd_address(1).
 //   ... (*cluster)->copy_service().CreateTransfer(...) ...
 //   absl::StatusOr<v1::Transfer> done =
 //       (*cluster)->WaitForTransfer(id, IsTerminal, absl::Now() + absl::Seconds(60));
@@ -39,12 +45,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "auth/tls.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/copy_service.grpc.pb.h"
 #include "tests/harness/process_harness.h"
 
@@ -65,12 +74,50 @@ v1::CreateTransferRequest LocalCopyRequest(const std::string& request_id,
                                            const std::string& source_path,
                                            const std::string& destination_path);
 
+// The certificates of one test: tools/gen-certs.sh run in a scratch directory (one CA),
+// for clusters and users added as needed. Shared by the clusters of a test; the
+// directory goes with the last owner. Thread-compatible (the harness runs the script).
+class TestCertificates {
+ public:
+  static absl::StatusOr<std::shared_ptr<TestCertificates>> Create();
+
+  // Runs gen-certs.sh with `args` (e.g. {"--user", "mallory", "--other-ca"}); what
+  // exists already is kept.
+  absl::Status Generate(const std::vector<std::string>& args);
+  // The certificates of `cluster`'s processes: <cluster>-controller, -copyd, -bwbroker.
+  absl::Status AddCluster(const std::string& cluster) { return Generate({"--cluster", cluster}); }
+  // user-<user>.
+  absl::Status AddUser(const std::string& user) { return Generate({"--user", user}); }
+
+  const std::string& dir() const { return dir_.path(); }
+  // The CA and certificate `name` (gen-certs.sh's file name without .pem).
+  auth::TlsConfig Config(absl::string_view name) const;
+  // --tls_ca, --tls_cert and --tls_key of `name`, for a process's command line.
+  std::vector<std::string> Flags(absl::string_view name) const;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
+      absl::string_view name) const;
+  // A FERRY_TLS_DIR for `user` (added first): ca.pem, user.pem and user.key, copied.
+  absl::StatusOr<std::string> UserTlsDir(const std::string& user);
+
+ private:
+  explicit TestCertificates(harness::TempDir dir) : dir_(std::move(dir)) {}
+  harness::TempDir dir_;
+};
+
 struct ClusterOptions {
   // Prefix of process names and log files; letters, digits, '-', '_', '.'.
   std::string name = "cluster";
-  // Added to the controller's command line after --data_dir and --listen.
+  // The ferry cluster name (--cluster of both binaries; cluster:/path locations).
+  std::string cluster = "local";
+  // The user copy_service() calls as.
+  std::string user = "e2e";
+  // Shared with the other clusters of the test; Create() makes one when null.
+  std::shared_ptr<TestCertificates> certificates;
+  // Added to the controller's command line after --data_dir, --listen, --cluster and
+  // the --tls_* flags.
   std::vector<std::string> controller_flags;
-  // Added to each copyd's command line after --controller, --root, --listen, --name.
+  // Added to each copyd's command line after --controller, --root, --listen, --name,
+  // --cluster and the --tls_* flags.
   std::vector<std::string> copyd_flags;
   // How long a process may take to serve (port file, then grpc health SERVING).
   absl::Duration start_timeout = absl::Seconds(30);
@@ -88,6 +135,9 @@ class LocalCluster {
   // The storage root every copyd serves (cluster paths "/x" are root().Join("x")).
   const harness::TempDir& root() const { return root_; }
   const harness::TempDir& data_dir() const { return data_dir_; }
+  const std::shared_ptr<TestCertificates>& certificates() const {
+    return options_.certificates;
+  }
 
   // Starts the controller on --data_dir and waits until it serves, then points
   // copy_service() at it. `port` 0 lets the kernel choose; otherwise that port is
@@ -127,14 +177,27 @@ class LocalCluster {
       absl::Time deadline, absl::Duration interval = absl::Milliseconds(50));
 
  private:
-  LocalCluster(ClusterOptions options, harness::TempDir data_dir, harness::TempDir root)
+  LocalCluster(ClusterOptions options, harness::TempDir data_dir, harness::TempDir root,
+               std::shared_ptr<grpc::ChannelCredentials> user_credentials,
+               std::shared_ptr<grpc::ChannelCredentials> health_credentials)
       : options_(std::move(options)),
         data_dir_(std::move(data_dir)),
-        root_(std::move(root)) {}
+        root_(std::move(root)),
+        user_credentials_(std::move(user_credentials)),
+        health_credentials_(std::move(health_credentials)) {}
+
+  // Starts `process` as this cluster's `role` ("controller", "copyd": adds --cluster and
+  // the --tls_* flags of <cluster>-<role> before the extra flags of the options) and
+  // waits until it serves; returns the process and its address.
+  absl::StatusOr<std::pair<std::unique_ptr<harness::ManagedProcess>, std::string>>
+  StartDaemon(harness::ProcessOptions process, absl::string_view role,
+              const std::vector<std::string>& extra_flags);
 
   const ClusterOptions options_;
   harness::TempDir data_dir_;
   harness::TempDir root_;
+  const std::shared_ptr<grpc::ChannelCredentials> user_credentials_;    // options_.user
+  const std::shared_ptr<grpc::ChannelCredentials> health_credentials_;  // the controller's
   int starts_ = 0;  // Process incarnations so far, for unique process names.
   std::unique_ptr<harness::ManagedProcess> controller_;
   std::string controller_address_;

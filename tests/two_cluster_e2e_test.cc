@@ -4,7 +4,8 @@
 // transfer a:/src -> b:/dst. b's controller plans through a's DataService, b's copyds
 // read through it (ReadChunk, per-block CRC32C) and write b's root: small files, an
 // empty file, an empty directory, a symlink and a file copied in chunks arrive
-// byte-identical and the transfer SUCCEEDS.
+// byte-identical and the transfer SUCCEEDS. Both clusters' certificates come from one CA,
+// and every channel, within a cluster and between them, is mTLS.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,15 +34,17 @@ void WriteFile(const std::string& path, const std::string& data) {
   ASSERT_TRUE(written.ok()) << written;
 }
 
-std::unique_ptr<e2e::LocalCluster> NewCluster(const std::string& name,
-                                              std::vector<std::string> controller_flags) {
+// Cluster `name` with certificates of the test's one CA (null: a new CA).
+std::unique_ptr<e2e::LocalCluster> NewCluster(
+    const std::string& name, std::vector<std::string> controller_flags,
+    std::shared_ptr<e2e::TestCertificates> certificates = nullptr) {
   e2e::ClusterOptions options;
   options.name = absl::StrCat("two-", name);
-  options.controller_flags = {absl::StrCat("--cluster=", name), "--worker_timeout=3s",
-                              "--lease_duration=5s"};
+  options.cluster = name;
+  options.certificates = std::move(certificates);
+  options.controller_flags = {"--worker_timeout=3s", "--lease_duration=5s"};
   options.controller_flags.insert(options.controller_flags.end(), controller_flags.begin(),
                                   controller_flags.end());
-  options.copyd_flags = {absl::StrCat("--cluster=", name)};
   absl::StatusOr<std::unique_ptr<e2e::LocalCluster>> cluster =
       e2e::LocalCluster::Create(options);
   EXPECT_TRUE(cluster.ok()) << cluster.status();
@@ -72,8 +75,9 @@ TEST(TwoClusterEndToEndTest, DestinationPullsATreeFromAPeerCluster) {
   const std::string peer = a->copyd_address(1);
   ASSERT_FALSE(peer.empty());
 
-  std::unique_ptr<e2e::LocalCluster> b =
-      NewCluster("b", {"--chunk_size=1MiB", absl::StrCat("--peer=a=", peer)});
+  // b's controller lists through a's copyd, and b's copyds read from it, over mTLS.
+  std::unique_ptr<e2e::LocalCluster> b = NewCluster(
+      "b", {"--chunk_size=1MiB", absl::StrCat("--peer=a=", peer)}, a->certificates());
   ASSERT_NE(b, nullptr);
   started = b->StartController();
   ASSERT_TRUE(started.ok()) << started;

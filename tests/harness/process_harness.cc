@@ -137,8 +137,9 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 
 // Polls grpc.health.v1.Health/Check until SERVING. `alive`, when set, is checked
 // before every attempt and its error returned as is.
-absl::Status WaitHealthyImpl(const std::string& address, absl::Time deadline,
-                             const std::function<absl::Status()>& alive) {
+absl::Status WaitHealthyImpl(const std::string& address,
+                             const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                             absl::Time deadline, const std::function<absl::Status()>& alive) {
   grpc::ChannelArguments args;
   // Reconnect quickly once the server starts listening; the default backoff starts at
   // 1 s. A local subchannel pool keeps this channel's backoff state to itself.
@@ -146,7 +147,7 @@ absl::Status WaitHealthyImpl(const std::string& address, absl::Time deadline,
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(address, credentials, args);
   std::unique_ptr<grpc::health::v1::Health::Stub> stub =
       grpc::health::v1::Health::NewStub(channel);
 
@@ -607,10 +608,16 @@ absl::StatusOr<int> ManagedProcess::WaitForPortFile(absl::Time deadline) {
 }
 
 absl::StatusOr<std::string> ManagedProcess::WaitServing(absl::Time deadline) {
+  if (options_.health_credentials == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options_.name, ": ProcessOptions::health_credentials is not set (mTLS for ferry "
+                       "daemons, grpc::InsecureChannelCredentials() for a plaintext server)"));
+  }
   absl::StatusOr<int> port = WaitForPortFile(deadline);
   if (!port.ok()) return port.status();
   std::string address = absl::StrCat("127.0.0.1:", *port);
-  absl::Status healthy = WaitHealthyImpl(address, deadline, [this]() -> absl::Status {
+  absl::Status healthy = WaitHealthyImpl(address, options_.health_credentials, deadline,
+                                         [this]() -> absl::Status {
     if (!Reaped()) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
         options_.name, " ended (", exit_->ToString(), ") before serving; ", LogTail(*this)));
@@ -627,8 +634,10 @@ absl::StatusOr<std::string> ManagedProcess::WaitServing(absl::Time deadline) {
 
 // ------------------------------------------------------------------------------- free
 
-absl::Status WaitHealthy(const std::string& address, absl::Time deadline) {
-  return WaitHealthyImpl(address, deadline, nullptr);
+absl::Status WaitHealthy(const std::string& address,
+                         const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                         absl::Time deadline) {
+  return WaitHealthyImpl(address, credentials, deadline, nullptr);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

@@ -9,8 +9,10 @@
 //   ProcessOptions opts;
 //   opts.name = "controller";
 //   opts.binary = RunfilePath("controller/controller");
-//   opts.args = {"--data_dir=" + data->path(), "--listen=127.0.0.1:0"};
+//   opts.args = {"--data_dir=" + data->path(), "--listen=127.0.0.1:0", "--tls_ca=...",
+//                "--tls_cert=...", "--tls_key=..."};
 //   opts.port_file = true;
+//   opts.health_credentials = ...;  // auth::ChannelCredentials of a test certificate
 //   absl::StatusOr<std::unique_ptr<ManagedProcess>> controller =
 //       ManagedProcess::Start(opts);
 //   ASSERT_TRUE(controller.ok()) << controller.status();
@@ -39,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 
 namespace ferry::harness {
 
@@ -99,6 +102,11 @@ struct ProcessOptions {
   bool port_file = false;
   // Added to (or replacing entries of) the inherited environment, as NAME=value.
   std::vector<std::string> env;
+  // How WaitServing's health check connects: for ferry daemons, mTLS with any
+  // certificate of the test CA (auth::ChannelCredentials); grpc::InsecureChannelCredentials()
+  // only for a plaintext server (--insecure_plaintext_unsafe). WaitServing fails with
+  // FailedPrecondition while it is null: no plaintext by default.
+  std::shared_ptr<grpc::ChannelCredentials> health_credentials;
 };
 
 // How a process ended.
@@ -145,8 +153,9 @@ class ManagedProcess {
   // a port in 1..65535 followed by a newline.
   absl::StatusOr<int> WaitForPortFile(absl::Time deadline);
 
-  // WaitForPortFile, then WaitHealthy on 127.0.0.1:<port>, failing early when the
-  // process exits meanwhile. Returns "127.0.0.1:<port>".
+  // WaitForPortFile, then WaitHealthy on 127.0.0.1:<port> with
+  // ProcessOptions::health_credentials, failing early when the process exits meanwhile.
+  // Returns "127.0.0.1:<port>".
   absl::StatusOr<std::string> WaitServing(absl::Time deadline);
 
   // Sends `signal` to the process group. OK when the group no longer exists.
@@ -175,11 +184,14 @@ class ManagedProcess {
   std::optional<ExitStatus> exit_;
 };
 
-// Calls grpc.health.v1.Health/Check (service "") on `address` over an insecure channel
-// until it answers SERVING, polling with a short backoff (10 ms doubling to 200 ms, each
-// attempt bounded by the deadline). Fails with DeadlineExceeded, carrying the last RPC
-// error or serving status, when `deadline` passes first.
-absl::Status WaitHealthy(const std::string& address, absl::Time deadline);
+// Calls grpc.health.v1.Health/Check (service "") on `address` over a channel with
+// `credentials` (see ProcessOptions::health_credentials) until it answers SERVING,
+// polling with a short backoff (10 ms doubling to 200 ms, each attempt bounded by the
+// deadline). Fails with DeadlineExceeded, carrying the last RPC error or serving
+// status, when `deadline` passes first (a refused handshake is such an RPC error).
+absl::Status WaitHealthy(const std::string& address,
+                         const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                         absl::Time deadline);
 
 // The whole content of a file. Fails with the errno-derived code (NotFound, ...).
 absl::StatusOr<std::string> ReadFile(const std::string& path);

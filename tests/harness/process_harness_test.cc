@@ -17,6 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "auth/test_certs.h"
+#include "auth/tls.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -26,6 +28,9 @@ namespace ferry::harness {
 namespace {
 
 absl::Time Deadline(absl::Duration d = absl::Seconds(30)) { return absl::Now() + d; }
+
+// The in-process and child health servers below are plaintext.
+const std::shared_ptr<grpc::ChannelCredentials> kPlaintext = grpc::InsecureChannelCredentials();
 
 // Polls `done` every 5 ms until it is true or `deadline` passes.
 bool PollUntil(const std::function<bool()>& done, absl::Time deadline) {
@@ -46,6 +51,7 @@ absl::StatusOr<std::unique_ptr<ManagedProcess>> StartShell(const std::string& na
   options.args = {"-c", script, "sh"};
   options.port_file = port_file;
   options.env = std::move(env);
+  options.health_credentials = kPlaintext;
   return ManagedProcess::Start(std::move(options));
 }
 
@@ -276,10 +282,11 @@ TEST(ManagedProcessTest, StartReportsBadInput) {
 
 // An in-process server with gRPC's default health service on 127.0.0.1:0.
 struct HealthServer {
-  HealthServer() {
+  explicit HealthServer(std::shared_ptr<grpc::ServerCredentials> credentials =
+                            grpc::InsecureServerCredentials()) {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort("127.0.0.1:0", std::move(credentials), &port);
     // gRPC refuses to start a server without a service of its own; this one answers
     // UNIMPLEMENTED to every method the health service does not own.
     builder.RegisterCallbackGenericService(&unimplemented);
@@ -295,28 +302,60 @@ TEST(WaitHealthyTest, FollowsTheServingStatus) {
   HealthServer health;
   ASSERT_NE(health.server, nullptr);
   ASSERT_GT(health.port, 0);
-  absl::Status status = WaitHealthy(health.address(), Deadline());
+  absl::Status status = WaitHealthy(health.address(), kPlaintext, Deadline());
   EXPECT_TRUE(status.ok()) << status;
 
   health.server->GetHealthCheckService()->SetServingStatus(false);
   absl::Time start = absl::Now();
-  status = WaitHealthy(health.address(), start + absl::Milliseconds(300));
+  status = WaitHealthy(health.address(), kPlaintext, start + absl::Milliseconds(300));
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "NOT_SERVING")) << status;
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
 
   // Becomes SERVING while (or before) the harness polls.
   std::thread flip([&] { health.server->GetHealthCheckService()->SetServingStatus(true); });
-  status = WaitHealthy(health.address(), Deadline());
+  status = WaitHealthy(health.address(), kPlaintext, Deadline());
   flip.join();
   EXPECT_TRUE(status.ok()) << status;
 
   const std::string address = health.address();
   health.server->Shutdown();
   health.server.reset();
-  status = WaitHealthy(address, Deadline(absl::Milliseconds(300)));
+  status = WaitHealthy(address, kPlaintext, Deadline(absl::Milliseconds(300)));
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "rpc error")) << status;
+}
+
+// ferry's daemons serve health over mTLS only: the harness checks it with a certificate.
+TEST(WaitHealthyTest, SpeaksMutualTlsWithTheGivenCertificate) {
+  const std::string certs = ScratchDir() + "/certs";
+  absl::Status generated = auth::GenerateTestCerts(certs, {"--cluster", "a"});
+  ASSERT_TRUE(generated.ok()) << generated;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      auth::ServerCredentials(auth::TestTlsConfig(certs, "a-copyd"));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> client_credentials =
+      auth::ChannelCredentials(auth::TestTlsConfig(certs, "a-controller"));
+  ASSERT_TRUE(server_credentials.ok() && client_credentials.ok());
+  HealthServer health(*server_credentials);
+  ASSERT_NE(health.server, nullptr);
+  absl::Status status = WaitHealthy(health.address(), *client_credentials, Deadline());
+  EXPECT_TRUE(status.ok()) << status;
+  status = WaitHealthy(health.address(), kPlaintext, Deadline(absl::Milliseconds(300)));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "rpc error 14")) << status;  // UNAVAILABLE
+}
+
+TEST(WaitServingTest, WantsHealthCredentials) {
+  ProcessOptions options;
+  options.name = "no-credentials";
+  options.binary = "/bin/sh";
+  options.args = {"-c", "exec sleep 1000"};
+  auto process = ManagedProcess::Start(std::move(options));
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<std::string> address = (*process)->WaitServing(Deadline());
+  EXPECT_TRUE(absl::IsFailedPrecondition(address.status())) << address.status();
+  EXPECT_TRUE(absl::StrContains(address.status().message(), "health_credentials"))
+      << address.status();
 }
 
 TEST(WaitServingTest, ReturnsTheAddressOfAHealthyChild) {
@@ -325,12 +364,13 @@ TEST(WaitServingTest, ReturnsTheAddressOfAHealthyChild) {
   options.binary = RunfilePath("tests/harness/process_harness_test");
   options.args = {"--serve_health"};
   options.port_file = true;
+  options.health_credentials = kPlaintext;
   auto process = ManagedProcess::Start(options);
   ASSERT_TRUE(process.ok()) << process.status();
   absl::StatusOr<std::string> address = (*process)->WaitServing(Deadline());
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_TRUE(absl::StartsWith(*address, "127.0.0.1:")) << *address;
-  EXPECT_TRUE(WaitHealthy(*address, Deadline()).ok());
+  EXPECT_TRUE(WaitHealthy(*address, kPlaintext, Deadline()).ok());
 }
 
 TEST(WaitServingTest, FailsWhenTheChildExitsBeforeServing) {
