@@ -1,0 +1,28 @@
+#include "copyd/throttled_chunk_source.h"
+
+namespace ferry::copyd {
+
+absl::StatusOr<storage::FileInfo> ThrottledChunkSource::Stat(const v1::FileTask& file,
+                                                             const std::string& path) {
+  return inner_->Stat(file, path);
+}
+
+absl::StatusOr<uint32_t> ThrottledChunkSource::Read(const v1::FileTask& file,
+                                                    const std::string& path, uint64_t offset,
+                                                    uint64_t length,
+                                                    const std::atomic<bool>* abort,
+                                                    Sink sink) {
+  if (limiter_ == nullptr || flow_group_.empty()) {
+    return inner_->Read(file, path, offset, length, abort, sink);
+  }
+  return inner_->Read(file, path, offset, length, abort,
+                      [&](uint64_t at, absl::string_view data) {
+                        absl::Status paid =
+                            limiter_->Acquire(flow_group_, static_cast<int64_t>(data.size()),
+                                              abort);
+                        if (!paid.ok()) return paid;
+                        return sink(at, data);
+                      });
+}
+
+}  // namespace ferry::copyd
