@@ -8,7 +8,9 @@
 #                          use and stop it
 #
 # Everything lives under one temporary directory (printed): the cluster's storage root,
-# the controller's RocksDB, and the logs.
+# the controller's RocksDB, the logs, and the certificates: every channel is mTLS, with a
+# CA, the processes' certificates and the user "demo"'s made by tools/gen-certs.sh (the
+# CLI finds the user's in FERRY_TLS_DIR).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +20,7 @@ keep=0
 case "${1:-}" in
   --keep) keep=1 ;;
   "") ;;
-  -h | --help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h | --help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "usage: tools/demo.sh [--keep]" >&2; exit 2 ;;
 esac
 
@@ -36,6 +38,19 @@ mkdir -p "$DEMO/cluster-root" "$DEMO/controller-data" "$DEMO/logs" "$DEMO/run"
 # Binaries are copied so the deployment keeps running whatever later builds do.
 cp "$BIN/controller/controller" "$BIN/copyd/copyd" "$BIN/tools/ferry/ferry" "$DEMO/run/"
 chmod u+w "$DEMO"/run/*
+
+say "making certificates (tools/gen-certs.sh: a CA, cluster local's processes, user demo)"
+CERTS=$DEMO/certs
+tools/gen-certs.sh "$CERTS" --cluster local --user demo >"$DEMO/logs/gen-certs.log"
+tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
+  tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
+}
+# What a person keeps: the CA and their own certificate and key, found by FERRY_TLS_DIR.
+export FERRY_TLS_DIR=$DEMO/tls
+mkdir -m 700 "$FERRY_TLS_DIR"
+cp "$CERTS/ca.pem" "$FERRY_TLS_DIR/ca.pem"
+cp "$CERTS/user-demo.pem" "$FERRY_TLS_DIR/user.pem"
+cp "$CERTS/user-demo.key" "$FERRY_TLS_DIR/user.key"
 
 pids=()
 stop_all() {
@@ -61,17 +76,19 @@ wait_port() {  # wait_port FILE: prints the port once the server wrote it
 }
 
 say "starting the controller (RocksDB in $DEMO/controller-data)"
+tls_flags local-controller
 setsid "$DEMO/run/controller" --cluster=local --data_dir="$DEMO/controller-data" \
-  --listen=127.0.0.1:0 --port_file="$DEMO/run/controller.port" \
+  --listen=127.0.0.1:0 --port_file="$DEMO/run/controller.port" "${tls[@]}" \
   >"$DEMO/logs/controller.log" 2>&1 &
 pids+=($!)
 CONTROLLER=127.0.0.1:$(wait_port "$DEMO/run/controller.port")
 
 for i in 1 2; do
   say "starting copyd-$i (storage root $DEMO/cluster-root)"
+  tls_flags local-copyd
   setsid "$DEMO/run/copyd" --cluster=local --controller="$CONTROLLER" \
     --root="$DEMO/cluster-root" --name="copyd-$i" --listen=127.0.0.1:0 \
-    --port_file="$DEMO/run/copyd-$i.port" >"$DEMO/logs/copyd-$i.log" 2>&1 &
+    --port_file="$DEMO/run/copyd-$i.port" "${tls[@]}" >"$DEMO/logs/copyd-$i.log" 2>&1 &
   pids+=($!)
   wait_port "$DEMO/run/copyd-$i.port" >/dev/null
 done
@@ -95,7 +112,7 @@ ln -s project-1/README "$SRC/readme-link"
 files=$(find "$SRC" | wc -l)
 say "source: $files entries, $(du -sh "$SRC" | cut -f1)"
 
-say "copying: ferry cp -r local:/src local:/dst"
+say "copying over mTLS as ferry://user/demo: ferry cp -r local:/src local:/dst"
 start=$(date +%s.%N)
 "$DEMO/run/ferry" --controller="$CONTROLLER" cp -r local:/src local:/dst
 end=$(date +%s.%N)
@@ -107,12 +124,13 @@ say "identical: $files entries copied in ${elapsed} s (wall clock of ferry cp)"
 echo "    logs:          $DEMO/logs"
 echo "    storage root:  $DEMO/cluster-root"
 echo "    controller db: $DEMO/controller-data"
+echo "    certificates:  $CERTS (CA and processes), $FERRY_TLS_DIR (user demo)"
 
 if ((keep)); then
   cat <<USAGE
 
-The deployment keeps running. To use it:
-    export FERRY_CONTROLLER=$CONTROLLER
+The deployment keeps running, mTLS only. To use it:
+    export FERRY_CONTROLLER=$CONTROLLER FERRY_TLS_DIR=$FERRY_TLS_DIR
     $DEMO/run/ferry cp -r local:/src local:/another-copy
     $DEMO/run/ferry status <transfer id>
 To stop it:

@@ -3,7 +3,9 @@
 #
 # Starts two real clusters on 127.0.0.1 under a scratch directory: cluster a (controller
 # + one copyd on root-a) and cluster b (controller with --peer=a=<a's copyd>, two copyds
-# on root-b). b pulls from a. Then, in this order:
+# on root-b). b pulls from a. Every channel is mTLS as deployed: tools/gen-certs.sh makes
+# a CA and the certificates of both clusters and of the user "bench" in the scratch
+# directory. Then, in this order:
 #   rss    copyd peak RSS (VmHWM of every copyd, read from /proc after the copy) while
 #          ferry copies a sparse file (truncate -s) a:/sparse.bin -> b:/; first, so the
 #          copyds are fresh
@@ -79,6 +81,10 @@ fi
 for b in "$CONTROLLER_BIN" "$COPYD_BIN" "$FERRY_BIN"; do
   [[ -x "$b" ]] || { echo "copy_bench: no binary $b (--bin_dir)" >&2; exit 1; }
 done
+# From this target's runfiles, else beside this script in the source tree.
+GEN_CERTS=${RUNFILES_DIR:-${TEST_SRCDIR:-$0.runfiles}}/ferry/tools/gen-certs.sh
+[[ -x "$GEN_CERTS" ]] || GEN_CERTS=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../gen-certs.sh
+[[ -x "$GEN_CERTS" ]] || { echo "copy_bench: tools/gen-certs.sh not found" >&2; exit 1; }
 
 parent=${parent:-${TEST_TMPDIR:-${TMPDIR:-/tmp}}}
 S=$(mktemp -d "$parent/copy_bench.XXXXXX")
@@ -117,18 +123,26 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }'; }
 
 # --- the two clusters ------------------------------------------------------------------
+CERTS=$S/certs
+"$GEN_CERTS" "$CERTS" --cluster a --cluster b --user bench >"$LOGS/gen-certs.log"
+tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
+  tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
+}
 # Not in $(...): pids must be recorded in this shell, so that cleanup stops them.
 start_controller() {  # start_controller NAME FLAGS...: sets port
   local name=$1; shift
+  tls_flags "$name-controller"
   "$CONTROLLER_BIN" --cluster="$name" --data_dir="$S/db-$name" --listen=127.0.0.1:0 \
-    --port_file="$S/run/controller-$name.port" "$@" >"$LOGS/controller-$name.log" 2>&1 &
+    --port_file="$S/run/controller-$name.port" "${tls[@]}" "$@" \
+    >"$LOGS/controller-$name.log" 2>&1 &
   pids+=($!)
   wait_port "$S/run/controller-$name.port" "$!"
 }
 start_copyd() {  # start_copyd CLUSTER CONTROLLER ROOT INDEX FLAGS...: pid in copyd_pids
   local cluster=$1 controller=$2 root=$3 index=$4; shift 4
+  tls_flags "$cluster-copyd"
   "$COPYD_BIN" --cluster="$cluster" --controller="$controller" --root="$root" \
-    --name="copyd-$cluster$index" --listen=127.0.0.1:0 \
+    --name="copyd-$cluster$index" --listen=127.0.0.1:0 "${tls[@]}" \
     --port_file="$S/run/copyd-$cluster$index.port" "$@" >"$LOGS/copyd-$cluster$index.log" 2>&1 &
   pids+=($!)
   copyd_pids+=($!)
@@ -145,8 +159,10 @@ CONTROLLER_B=127.0.0.1:$port
 start_copyd b "$CONTROLLER_B" "$ROOT_B" 1 ${copyd_b_flags[@]+"${copyd_b_flags[@]}"}
 start_copyd b "$CONTROLLER_B" "$ROOT_B" 2 ${copyd_b_flags[@]+"${copyd_b_flags[@]}"}
 
-ferry_cp() {  # ferry_cp ARGS...: a -> b through b's controller, quiet
-  "$FERRY_BIN" --controller="$CONTROLLER_B" cp "$@" >>"$LOGS/ferry.log" 2>&1 </dev/null
+tls_flags user-bench
+CLI_TLS=("${tls[@]}")
+ferry_cp() {  # ferry_cp ARGS...: a -> b through b's controller as user bench, quiet
+  "$FERRY_BIN" --controller="$CONTROLLER_B" "${CLI_TLS[@]}" cp "$@" >>"$LOGS/ferry.log" 2>&1 </dev/null
 }
 clean() { rm -rf "$@"; sync; }
 count_files() { find "$1" -type f | wc -l; }
