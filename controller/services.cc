@@ -146,15 +146,30 @@ grpc::ServerUnaryReactor* CopyServiceImpl::CreateTransfer(
     v1::Transfer* response) {
   absl::StatusOr<std::string> user = UserOf(context);
   if (!user.ok()) return Finish(context, user.status());
+  if (policy_ != nullptr) {
+    if (absl::Status s = policy_->CheckCreate(*user, *request); !s.ok()) {
+      return Finish(context, s);
+    }
+  }
   return Respond(context, manager_->CreateTransfer(*user, *request), response);
+}
+
+absl::StatusOr<v1::Transfer> CopyServiceImpl::OwnTransfer(const std::string& user,
+                                                          absl::string_view verb,
+                                                          const std::string& id) {
+  absl::StatusOr<v1::Transfer> transfer = manager_->GetTransfer(id);
+  if (!transfer.ok() || policy_ == nullptr) return transfer;
+  if (absl::Status s = policy_->CheckOwnerOrAdmin(user, verb, *transfer); !s.ok()) return s;
+  return transfer;
 }
 
 grpc::ServerUnaryReactor* CopyServiceImpl::GetTransfer(
     grpc::CallbackServerContext* context, const v1::GetTransferRequest* request,
     v1::Transfer* response) {
-  if (absl::Status user = UserOf(context).status(); !user.ok()) return Finish(context, user);
+  absl::StatusOr<std::string> user = UserOf(context);
+  if (!user.ok()) return Finish(context, user.status());
   if (request->id().empty()) return Finish(context, absl::InvalidArgumentError("id: required"));
-  return Respond(context, manager_->GetTransfer(request->id()), response);
+  return Respond(context, OwnTransfer(*user, "GetTransfer", request->id()), response);
 }
 
 grpc::ServerUnaryReactor* CopyServiceImpl::ListTransfers(
@@ -162,6 +177,9 @@ grpc::ServerUnaryReactor* CopyServiceImpl::ListTransfers(
     v1::ListTransfersResponse* response) {
   absl::StatusOr<std::string> user = UserOf(context);
   if (!user.ok()) return Finish(context, user.status());
+  if (policy_ != nullptr) {
+    if (absl::Status s = policy_->CheckList(*user, *request); !s.ok()) return Finish(context, s);
+  }
   return Respond(context, manager_->ListTransfers(*user, *request), response);
 }
 
@@ -170,14 +188,19 @@ grpc::ServerUnaryReactor* CopyServiceImpl::CancelTransfer(
     v1::Transfer* response) {
   absl::StatusOr<std::string> user = UserOf(context);
   if (!user.ok()) return Finish(context, user.status());
+  if (absl::Status s = OwnTransfer(*user, "CancelTransfer", request->id()).status(); !s.ok()) {
+    return Finish(context, s);
+  }
   return Respond(context, manager_->CancelTransfer(*user, request->id(), request->reason()),
                  response);
 }
 
 grpc::ServerWriteReactor<v1::TransferEvent>* CopyServiceImpl::WatchTransfer(
     grpc::CallbackServerContext* context, const v1::WatchTransferRequest* request) {
-  if (absl::Status user = UserOf(context).status(); !user.ok()) {
-    return RefuseStream<v1::TransferEvent>(user);
+  absl::StatusOr<std::string> user = UserOf(context);
+  if (!user.ok()) return RefuseStream<v1::TransferEvent>(user.status());
+  if (absl::Status s = OwnTransfer(*user, "WatchTransfer", request->id()).status(); !s.ok()) {
+    return RefuseStream<v1::TransferEvent>(s);
   }
   int interval_ms = request->min_interval_ms() == 0 ? 1000 : request->min_interval_ms();
   interval_ms = std::max(interval_ms, 100);

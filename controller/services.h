@@ -10,12 +10,19 @@
 //  - WorkerService: only this cluster's copyds (ferry://cluster/<cluster>/copyd).
 // A certificate without a valid ferry identity gets UNAUTHENTICATED. Under
 // --insecure_plaintext_unsafe every caller is ferry://anonymous and the role checks are
-// skipped (anonymous owns the transfers then). The policy checks come later (auth/).
+// skipped (anonymous owns the transfers then).
+//
+// Policy (controller/authorizer_hooks.h, when a TransferPolicy is given): CreateTransfer
+// needs READ on the source and WRITE on every destination (PERMISSION_DENIED naming the
+// path, checked before anything is persisted); ListTransfers of another user or of all
+// users, and Get/Watch/CancelTransfer of another user's transfer, need the admin role.
+// Without a policy (only under --insecure_plaintext_unsafe) no grant is checked.
 //
 // Thread safety: gRPC calls these from its callback threads; the manager serializes.
 #ifndef FERRY_CONTROLLER_SERVICES_H_
 #define FERRY_CONTROLLER_SERVICES_H_
 
+#include "controller/authorizer_hooks.h"
 #include "controller/transfer_manager.h"
 #include "proto/copy_service.grpc.pb.h"
 #include "proto/worker_service.grpc.pb.h"
@@ -24,7 +31,9 @@ namespace ferry::controller {
 
 class CopyServiceImpl final : public v1::CopyService::CallbackService {
  public:
-  explicit CopyServiceImpl(TransferManager* manager) : manager_(manager) {}
+  // `policy` may be null (no policy checks); both must outlive the service.
+  explicit CopyServiceImpl(TransferManager* manager, const TransferPolicy* policy = nullptr)
+      : manager_(manager), policy_(policy) {}
 
   grpc::ServerUnaryReactor* CreateTransfer(grpc::CallbackServerContext* context,
                                            const v1::CreateTransferRequest* request,
@@ -43,7 +52,12 @@ class CopyServiceImpl final : public v1::CopyService::CallbackService {
       const v1::WatchTransferRequest* request) override;
 
  private:
+  // The transfer `id` if `user` may see or act on it with `verb` (owner or admin).
+  absl::StatusOr<v1::Transfer> OwnTransfer(const std::string& user, absl::string_view verb,
+                                           const std::string& id);
+
   TransferManager* const manager_;
+  const TransferPolicy* const policy_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {

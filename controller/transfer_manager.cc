@@ -490,11 +490,13 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     task.set_worker_id(request.worker_id());
     task.set_lease_expiry_unix_ms(absl::ToUnixMillis(expiry));
     task.set_attempts(task.attempts() + 1);
+    v1::Task leased = ToTask(task, record->second.transfer(), expiry);  // authinteg
+    if (!AuthorizeLease(&batch, &task, &record->second, &leased)) continue;  // authinteg
     store_->Put(&batch, Family::kTasks, task_key, task);
     batch.Put(store_->Handle(Family::kLeases), task_key, "");
     granted.emplace_back(task_key, Lease{task.lease_generation(), request.worker_id(), expiry});
     v1::Task* out = response.add_tasks();
-    *out = ToTask(task, record->second.transfer(), expiry);
+    *out = std::move(leased);  // authinteg
     out->set_overwrite(record->second.transfer().overwrite());
     *out->mutable_preserve() = record->second.transfer().preserve();
   }

@@ -50,6 +50,8 @@
 
 namespace ferry::controller {
 
+class TaskAuthorizer;  // authinteg: controller/task_authorizer.h
+
 struct ManagerOptions {
   std::string cluster = "local";
   // Other clusters this controller may copy from (pull): cluster name -> DataService
@@ -73,6 +75,9 @@ struct ManagerOptions {
   // Errors kept per transfer (newest last).
   int max_errors_kept = 20;
   PlanLimits plan_limits;
+  // authinteg: asked for every task about to be leased (policy re-check before the
+  // files' commit, capabilities); null: no check. Must outlive the manager.
+  TaskAuthorizer* task_authorizer = nullptr;
 };
 
 // Runnable tasks of one (priority class, user) queue; see TransferManager::QueueStats.
@@ -252,6 +257,11 @@ class TransferManager {
   };
   v1::TaskAck ApplyReport(const v1::TaskReport& report, ReportBatch* group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // authinteg (transfer_manager_auth.cc): runs options_.task_authorizer on `leased`;
+  // if it refuses, fails or requeues `task` in `batch` (with `record` written) and
+  // returns false: the task is not leased.
+  bool AuthorizeLease(rocksdb::WriteBatch* batch, TaskRecord* task, TransferRecord* record,
+                      v1::Task* leased) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Task ToTask(const TaskRecord& task, const v1::Transfer& transfer,
                   absl::Time expiry) const;
   absl::Status ExpireLease(const std::string& task_key, const absl::Status& why)
