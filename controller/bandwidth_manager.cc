@@ -25,6 +25,17 @@ std::string FlowGroupKeyString(const v1::FlowGroup& group) {
                       static_cast<int>(group.priority()), "/", group.user());
 }
 
+v1::FlowGroup FlowGroupOf(const v1::Transfer& transfer, const std::string& destination_cluster) {
+  v1::FlowGroup group;
+  group.set_source_cluster(transfer.source().cluster());
+  group.set_destination_cluster(destination_cluster);
+  group.set_user(transfer.user());
+  group.set_priority(transfer.priority() == v1::PRIORITY_CLASS_UNSPECIFIED
+                         ? v1::PRIORITY_CLASS_BATCH
+                         : transfer.priority());
+  return group;
+}
+
 absl::Status BandwidthManager::Validate(const BandwidthOptions& options) {
   const double ceiling = options.per_task_ceiling_bytes_per_second;
   if (!std::isfinite(ceiling) || ceiling <= 0) {
@@ -42,6 +53,7 @@ std::vector<v1::RateLimit> BandwidthManager::Update(absl::Span<const ActiveTask>
   // Ordered, so the demand list and the limits come out in a stable order.
   std::map<std::string, GroupTasks> groups;
   for (const ActiveTask& task : active) {
+    if (task.group.source_cluster().empty()) continue;
     GroupTasks& tasks = groups[FlowGroupKeyString(task.group)];
     if (tasks.total == 0) tasks.group = task.group;
     ++tasks.total;

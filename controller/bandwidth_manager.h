@@ -34,6 +34,7 @@
 #include "absl/types/span.h"
 #include "bwclient/bandwidth_client.h"
 #include "proto/bandwidth_broker.pb.h"
+#include "proto/copy_service.pb.h"
 #include "proto/worker_service.pb.h"
 
 namespace ferry::controller {
@@ -50,6 +51,10 @@ struct BandwidthOptions {
 // nor "->" (common/location.h), and the user comes last, so keys never collide.
 std::string FlowGroupKeyString(const v1::FlowGroup& group);
 
+// The flow group of `transfer` copied into `destination_cluster` (this controller's);
+// an unspecified priority is BATCH, as CreateTransfer reads it.
+v1::FlowGroup FlowGroupOf(const v1::Transfer& transfer, const std::string& destination_cluster);
+
 class BandwidthManager {
  public:
   // A leased task: who runs it, for which group.
@@ -64,8 +69,9 @@ class BandwidthManager {
   BandwidthManager(bwclient::BandwidthClient* client, BandwidthOptions options);
 
   // Reports the demand of `active` (every leased task of the cluster) and returns the
-  // limits of `worker_id`: one per group it has active tasks in. Called on each
-  // heartbeat; O(active tasks).
+  // limits of `worker_id`: one per group it has active tasks in. Tasks without a group
+  // (no source cluster: leases recovered without their transfer) are left out. Called
+  // on each heartbeat; O(active tasks).
   std::vector<v1::RateLimit> Update(absl::Span<const ActiveTask> active,
                                     const std::string& worker_id);
 

@@ -80,6 +80,24 @@ TEST_F(BandwidthManagerTest, GroupsWithoutTasksAreNoLongerDemanded) {
   EXPECT_EQ(client_.replace_calls(), 2);
 }
 
+TEST_F(BandwidthManagerTest, TasksWithoutAGroupAreLeftOut) {
+  EXPECT_TRUE(manager_.Update({{"w1", v1::FlowGroup()}}, "w1").empty());
+  EXPECT_TRUE(client_.demands().empty());
+}
+
+TEST(FlowGroupOfTest, TransferAndDestinationMakeTheGroup) {
+  v1::Transfer transfer;
+  transfer.mutable_source()->set_cluster("a");
+  transfer.set_user("ferry://user/alice");
+  const v1::FlowGroup group = FlowGroupOf(transfer, "b");
+  EXPECT_EQ(group.source_cluster(), "a");
+  EXPECT_EQ(group.destination_cluster(), "b");
+  EXPECT_EQ(group.user(), "ferry://user/alice");
+  EXPECT_EQ(group.priority(), v1::PRIORITY_CLASS_BATCH);
+  transfer.set_priority(v1::PRIORITY_CLASS_GUARANTEED);
+  EXPECT_EQ(FlowGroupOf(transfer, "b").priority(), v1::PRIORITY_CLASS_GUARANTEED);
+}
+
 TEST(FlowGroupKeyStringTest, DistinguishesEveryField) {
   v1::FlowGroup group = TestGroup("alice");
   const std::string key = FlowGroupKeyString(group);

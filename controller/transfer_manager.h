@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/bandwidth_manager.h"
 #include "controller/chunk_tracker.h"
 #include "controller/observer.h"
 #include "controller/planner.h"
@@ -61,6 +62,9 @@ struct ManagerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(2);
   absl::Duration worker_timeout = absl::Seconds(10);
   int max_attempts = 5;
+  // Flow-group demands and rate limits (bwint, see bandwidth_manager.h); null: no
+  // broker, no limits. Must outlive the manager.
+  BandwidthManager* bandwidth = nullptr;
   // Retries wait base * 2^(attempt-1), at most max, with jitter; a zero base retries
   // at once.
   absl::Duration retry_backoff_base = absl::Seconds(1);
@@ -166,6 +170,7 @@ class TransferManager {
     uint64_t generation = 0;
     std::string worker_id;
     absl::Time expiry;
+    v1::FlowGroup flow_group;  // Empty if its transfer was unreadable at recovery.
   };
   struct RateSample {
     absl::Time time;
@@ -188,6 +193,12 @@ class TransferManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteDueRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DetectStalls(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // bwint (transfer_manager_bandwidth.cc): the rate limits of `worker_id`, from
+  // every current lease; and "" or why transfer `id` lacks bandwidth.
+  void AddRateLimits(const std::string& worker_id, v1::HeartbeatResponse* response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string BandwidthStallReason(const std::string& id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string StallReason(const std::string& id, absl::Duration idle) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
