@@ -14,6 +14,8 @@
 namespace ferry::copyd {
 namespace {
 
+constexpr size_t kCombineAbove = 64 << 10;
+
 absl::Status Aborted() { return absl::CancelledError("task aborted by the controller"); }
 
 storage::FileType FromProtoType(v1::FileType type) {
@@ -55,6 +57,51 @@ absl::Status AcceptHole(const v1::DataBlock& block, const v1::FileTask& file, ui
         " does not continue the data received up to offset ", next, " (range ends at ", end,
         "); not committed"));
   }
+  return absl::OkStatus();
+}
+
+// Checks one received block of `file` against what was received up to *next (range
+// end `end`) and hands its data to `sink`; advances *next and *crc. DATA_LOSS for a
+// block that does not continue the range exactly or whose CRC32C does not match (then
+// *corrupt: worth asking for again).
+absl::Status AcceptBlock(const v1::DataBlock& block, const v1::FileTask& file, uint64_t end,
+                         ChunkSource::Sink sink, uint64_t* next, uint32_t* crc,
+                         bool* corrupt) {
+  const std::string& data = block.data();
+  if (block.hole_length() != 0) {
+    if (absl::Status s = AcceptHole(block, file, end, *next); !s.ok()) return s;
+    // Nothing to write: the temporary file reads as zeros where nothing was written,
+    // and its size is set to the planned one before it is committed.
+    *crc = Crc32cCombine(*crc, Crc32cOfZeros(block.hole_length()), block.hole_length());
+    *next += block.hole_length();
+    return absl::OkStatus();
+  }
+  if (block.offset() != *next || data.size() > end - *next || data.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "block at offset ", block.offset(), " (", data.size(), " bytes) of ",
+        file.source_path(), " does not continue the data received up to offset ", *next,
+        " (range ends at ", end, "); not committed"));
+  }
+  const uint32_t block_crc = Crc32c(data);
+  if (block_crc != block.crc32c()) {
+    *corrupt = true;
+    return absl::DataLossError(absl::StrCat(
+        "CRC32C mismatch in the block at offset ", block.offset(), " (", data.size(),
+        " bytes) of ", file.source_path(), ": sent ", block.crc32c(), ", received ",
+        block_crc));
+  }
+  for (size_t piece = 0; piece < data.size(); piece += kMaxSinkPiece) {
+    const size_t n = std::min(kMaxSinkPiece, data.size() - piece);
+    if (absl::Status s = sink(*next + piece, absl::string_view(data.data() + piece, n));
+        !s.ok()) {
+      return s;
+    }
+  }
+  // Combining costs a few matrix products whatever the length; extending costs a pass
+  // over the bytes (~35 GB/s): cheaper for small blocks.
+  *crc = data.size() < kCombineAbove ? Crc32cExtend(*crc, data.data(), data.size())
+                                     : Crc32cCombine(*crc, block_crc, data.size());
+  *next += data.size();
   return absl::OkStatus();
 }
 
@@ -305,39 +352,8 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
       failed = Aborted();
       break;
     }
-    const std::string& data = block.data();
-    if (block.hole_length() != 0) {
-      failed = AcceptHole(block, file, end, *next);
-      if (!failed.ok()) break;
-      // Nothing to write: the temporary file reads as zeros where nothing was written,
-      // and its size is set to the planned one before it is committed.
-      *crc = Crc32cCombine(*crc, Crc32cOfZeros(block.hole_length()), block.hole_length());
-      *next += block.hole_length();
-      continue;
-    }
-    if (block.offset() != *next || data.size() > end - *next || data.empty()) {
-      failed = absl::DataLossError(absl::StrCat(
-          "block at offset ", block.offset(), " (", data.size(), " bytes) of ",
-          file.source_path(), " does not continue the data received up to offset ", *next,
-          " (range ends at ", end, "); not committed"));
-      break;
-    }
-    const uint32_t block_crc = Crc32c(data);
-    if (block_crc != block.crc32c()) {
-      failed = absl::DataLossError(absl::StrCat(
-          "CRC32C mismatch in the block at offset ", block.offset(), " (", data.size(),
-          " bytes) of ", file.source_path(), ": sent ", block.crc32c(), ", received ",
-          block_crc));
-      *corrupt = true;
-      break;
-    }
-    for (size_t piece = 0; piece < data.size() && failed.ok(); piece += kMaxSinkPiece) {
-      const size_t n = std::min(kMaxSinkPiece, data.size() - piece);
-      failed = sink(*next + piece, absl::string_view(data.data() + piece, n));
-    }
+    failed = AcceptBlock(block, file, end, sink, next, crc, corrupt);
     if (!failed.ok()) break;
-    *crc = Crc32cCombine(*crc, block_crc, data.size());
-    *next += data.size();
   }
   if (!failed.ok()) {
     context.TryCancel();
@@ -352,6 +368,119 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
                                             ", short of ", end, "; not committed"));
   }
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- batched
+
+BatchedRemoteSource::BatchedRemoteSource(RemoteChunkSource* single, DataChannels* channels,
+                                         const std::string& address,
+                                         std::vector<const v1::FileTask*> files,
+                                         v1::DataBlock* block)
+    : single_(single),
+      channels_(channels),
+      address_(address),
+      files_(std::move(files)),
+      block_(block) {
+  for (size_t i = 0; i < files_.size(); ++i) index_of_[files_[i]] = i;
+}
+
+BatchedRemoteSource::~BatchedRemoteSource() { Abandon(); }
+
+void BatchedRemoteSource::Abandon() {
+  if (reader_ != nullptr) {
+    context_->TryCancel();
+    reader_->Finish().ok();
+  }
+  reader_.reset();
+  context_.reset();
+  broken_ = true;
+}
+
+absl::StatusOr<storage::FileInfo> BatchedRemoteSource::Stat(const v1::FileTask& file,
+                                                            const std::string& path) {
+  return single_->Stat(file, path);
+}
+
+void BatchedRemoteSource::Open() {
+  v1::ReadFilesRequest request;
+  request.set_block_size(kRemoteBlockSize);
+  for (const v1::FileTask* file : files_) {
+    v1::FileRead* read = request.add_files();
+    read->set_path(file->source_path());
+    read->set_expected_size(file->source_info().size());
+    read->set_expected_mtime_ns(file->source_info().mtime_ns());
+  }
+  context_ = std::make_unique<grpc::ClientContext>();
+  reader_ = channels_->StubFor(address_)->ReadFiles(context_.get(), request);
+  streamed_ = 0;
+}
+
+absl::StatusOr<uint32_t> BatchedRemoteSource::Read(const v1::FileTask& file,
+                                                   const std::string& path, uint64_t offset,
+                                                   uint64_t length,
+                                                   const std::atomic<bool>* abort, Sink sink) {
+  const auto listed = index_of_.find(&file);
+  const bool whole = offset == 0 && length == file.source_info().size();
+  if (broken_ || !whole || listed == index_of_.end() || listed->second < streamed_) {
+    return single_->Read(file, path, offset, length, abort, sink);
+  }
+  if (reader_ == nullptr) Open();
+  absl::StatusOr<uint32_t> crc = Receive(listed->second, file, abort, sink);
+  if (crc.ok() || absl::IsCancelled(crc.status()) || !stream_failed_) return crc;
+  // The stream broke (corruption, a lost connection): this file and the rest are read
+  // one by one, this one again from its start.
+  LOG(WARNING) << "ReadFiles stream from " << address_ << " abandoned: " << crc.status()
+               << "; reading file by file";
+  Abandon();
+  return single_->Read(file, path, offset, length, abort, sink);
+}
+
+absl::StatusOr<uint32_t> BatchedRemoteSource::Receive(size_t index, const v1::FileTask& file,
+                                                      const std::atomic<bool>* abort,
+                                                      Sink sink) {
+  stream_failed_ = true;
+  const uint64_t end = file.source_info().size();
+  uint64_t next = 0;
+  uint32_t crc = kCrc32cEmpty;
+  v1::DataBlock& block = *block_;
+  const auto discard = [](uint64_t, absl::string_view) { return absl::OkStatus(); };
+  while (reader_->Read(&block)) {
+    if (abort != nullptr && abort->load()) return Aborted();
+    if (block.file_index() < streamed_ || block.file_index() > index) {
+      return absl::DataLossError(absl::StrCat("ReadFiles sent file ", block.file_index(),
+                                              " while file ", streamed_, " was due"));
+    }
+    if (block.file_index() < index) {  // A listed file this task no longer copies.
+      if (block.end_of_file()) streamed_ = block.file_index() + 1;
+      continue;
+    }
+    if (block.end_of_file()) {
+      streamed_ = index + 1;
+      stream_failed_ = false;
+      const absl::Status outcome(static_cast<absl::StatusCode>(block.file_code()),
+                                 block.file_message());
+      if (!outcome.ok()) return outcome;
+      if (next != end) {
+        stream_failed_ = true;
+        return absl::DataLossError(absl::StrCat("the source of ", file.source_path(),
+                                                " ended the file at offset ", next,
+                                                ", short of ", end, "; not committed"));
+      }
+      return crc;
+    }
+    bool corrupt = false;
+    const absl::Status accepted = AcceptBlock(block, file, end, sink, &next, &crc, &corrupt);
+    if (!accepted.ok()) {
+      // A sink failure is this file's (e.g. disk full); the stream is still whole but
+      // this file's remaining blocks must be skipped: simplest to abandon it.
+      return accepted;
+    }
+  }
+  const absl::Status finished = FromGrpcStatus(reader_->Finish());
+  reader_.reset();
+  return finished.ok() ? absl::DataLossError(absl::StrCat(
+                             "ReadFiles ended before ", file.source_path(), "; not committed"))
+                       : finished;
 }
 
 }  // namespace ferry::copyd

@@ -179,6 +179,55 @@ class RemoteChunkSource final : public ChunkSource {
   size_t first_ = 0;  // Address to try first: the last one that answered.
 };
 
+// The whole-file sources of one task of many small files over ONE DataService.ReadFiles
+// stream (one RPC instead of one per file: the per-call cost dominated small files).
+// Built with the task's files expected to be read whole, in task order; the stream is
+// opened at the first Read. Read of a listed file skips (receives and drops) listed
+// files the copier no longer wants, then delivers that file's blocks with the same
+// checks as RemoteChunkSource (contiguity, exact length, CRC32C per block). A file's
+// own error (source changed, not found) comes from its end marker and leaves the
+// stream usable. Anything else — a file not listed, a partial range, a file already
+// passed, a corrupted block, a broken stream — is served by `single` (file by file,
+// with its refetches and address failover), and once the stream broke, every later
+// file is too; a file whose batched read failed midway is read again from its start,
+// so its sink may see a range twice (positional writes make that harmless).
+// Thread safety: one FileCopier thread.
+class BatchedRemoteSource final : public ChunkSource {
+ public:
+  // All pointers must outlive the source; `files` point into the task.
+  BatchedRemoteSource(RemoteChunkSource* single, DataChannels* channels,
+                      const std::string& address, std::vector<const v1::FileTask*> files,
+                      v1::DataBlock* block);
+  ~BatchedRemoteSource() override;
+
+  absl::StatusOr<storage::FileInfo> Stat(const v1::FileTask& file,
+                                         const std::string& path) override;
+  absl::StatusOr<uint32_t> Read(const v1::FileTask& file, const std::string& path,
+                                uint64_t offset, uint64_t length,
+                                const std::atomic<bool>* abort, Sink sink) override;
+
+ private:
+  void Open();
+  // Cancels the stream; later reads go to `single`.
+  void Abandon();
+  // Receives the listed file `index` (skipping earlier ones); sets stream_failed_ when
+  // the failure is the stream's rather than the file's.
+  absl::StatusOr<uint32_t> Receive(size_t index, const v1::FileTask& file,
+                                   const std::atomic<bool>* abort, Sink sink);
+
+  RemoteChunkSource* const single_;
+  DataChannels* const channels_;
+  const std::string address_;
+  const std::vector<const v1::FileTask*> files_;
+  absl::flat_hash_map<const v1::FileTask*, size_t> index_of_;
+  v1::DataBlock* const block_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderInterface<v1::DataBlock>> reader_;
+  size_t streamed_ = 0;  // Listed files wholly received or skipped.
+  bool broken_ = false;
+  bool stream_failed_ = false;
+};
+
 }  // namespace ferry::copyd
 
 #endif  // FERRY_COPYD_CHUNK_SOURCE_H_

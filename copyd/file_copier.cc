@@ -1,7 +1,9 @@
 #include "copyd/file_copier.h"
 
 #include <algorithm>
+#include <optional>
 
+#include "absl/hash/hash.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -65,6 +67,17 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   LocalChunkSource local(fs_, &buffer_, options_.local_copy_piece);
   RemoteChunkSource pulled(channels_, &task.source_data_addresses(), &block_);
   ChunkSource* source = remote ? static_cast<ChunkSource*>(&pulled) : &local;
+  std::optional<BatchedRemoteSource> batched;
+  if (remote && task.kind() == v1::TASK_KIND_COPY_FILES) {
+    std::vector<const v1::FileTask*> whole = FilesToStream(task);
+    if (whole.size() > 1) {
+      // Spreads the tasks of one transfer over the source cluster's copyds.
+      const std::string& address = task.source_data_addresses(
+          absl::Hash<std::string>()(task.task_id()) % task.source_data_addresses_size());
+      batched.emplace(&pulled, channels_, address, std::move(whole), &block_);
+      source = &*batched;
+    }
+  }
   std::vector<PendingCommit> pending;
   Context context{&task, abort, bytes_done, source};
   if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
@@ -84,6 +97,24 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
     report.set_message("task aborted by the controller");
   }
   return report;
+}
+
+std::vector<const v1::FileTask*> FileCopier::FilesToStream(const v1::Task& task) {
+  std::vector<const v1::FileTask*> files;
+  for (const v1::FileTask& file : task.files()) {
+    if (file.source_info().type() != v1::FILE_TYPE_REGULAR) continue;
+    absl::StatusOr<std::string> target =
+        RootRelativePath(file.destination_path(), "destination_path");
+    if (!target.ok()) continue;
+    // A target that exists may be kept by the overwrite policy: such files are read on
+    // their own if at all, so that a sync of mostly unchanged files reads only changes.
+    if (task.overwrite() != v1::OVERWRITE_POLICY_REPLACE &&
+        !absl::IsNotFound(fs_->Stat(*target).status())) {
+      continue;
+    }
+    files.push_back(&file);
+  }
+  return files;
 }
 
 void FileCopier::CommitPending(const Context& context, v1::TaskReport* report) {

@@ -107,6 +107,9 @@ class FileCopier {
     std::vector<PendingCommit>* pending = nullptr;
   };
 
+  // The regular files of a COPY_FILES task worth streaming together from another
+  // cluster: those whose target does not exist (or is replaced anyway).
+  std::vector<const v1::FileTask*> FilesToStream(const v1::Task& task);
   v1::FileResult CopyOne(const Context& context, const v1::FileTask& file, int result_index);
   // Makes every pending temporary file durable at once (SyncFileSystem), renames them
   // all into place, then makes the names durable (SyncFileSystem again); the results in

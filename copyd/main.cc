@@ -16,6 +16,7 @@
 #include "copyd/worker.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
+#include "copyd/rate_limiter.h"
 #include "storage/posix_file_system.h"
 
 ABSL_FLAG(std::string, controller, "", "host:port of this cluster's controller (required).");
@@ -96,7 +97,11 @@ int Run() {
   }
   LOG(INFO) << "copyd " << options.worker_name << " serving " << root << " on port " << port
             << " for controller " << controller;
+  // Flow-group rates from the controller's heartbeats, shared by every executor.
+  RateLimiter rate_limiter(&clock);
+  options.rate_limiter = &rate_limiter;
 
+  copier_options.rate_limiter = &rate_limiter;
   const int signal_number = WaitForTerminationSignal();
   LOG(INFO) << "signal " << signal_number << ": shutting down";
   worker.Stop();

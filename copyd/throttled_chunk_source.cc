@@ -12,7 +12,7 @@ absl::StatusOr<uint32_t> ThrottledChunkSource::Read(const v1::FileTask& file,
                                                     uint64_t length,
                                                     const std::atomic<bool>* abort,
                                                     Sink sink) {
-  if (limiter_ == nullptr || flow_group_.empty()) {
+  if (!throttling()) {
     return inner_->Read(file, path, offset, length, abort, sink);
   }
   return inner_->Read(file, path, offset, length, abort,
@@ -23,6 +23,18 @@ absl::StatusOr<uint32_t> ThrottledChunkSource::Read(const v1::FileTask& file,
                         if (!paid.ok()) return paid;
                         return sink(at, data);
                       });
+}
+
+absl::StatusOr<uint32_t> ThrottledChunkSource::CopyInto(const v1::FileTask& file,
+                                                        const std::string& path, uint64_t offset,
+                                                        uint64_t length,
+                                                        const std::atomic<bool>* abort,
+                                                        std::atomic<int64_t>* bytes_done,
+                                                        storage::WritableFile& target) {
+  if (!throttling()) {
+    return inner_->CopyInto(file, path, offset, length, abort, bytes_done, target);
+  }
+  return ChunkSource::CopyInto(file, path, offset, length, abort, bytes_done, target);
 }
 
 }  // namespace ferry::copyd

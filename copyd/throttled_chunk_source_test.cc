@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "gtest/gtest.h"
+#include "storage/mem_file_system.h"
 
 namespace ferry::copyd {
 namespace {
@@ -28,6 +29,16 @@ class PieceSource : public ChunkSource {
     }
     return kCrc32cEmpty;
   }
+  // Counts the calls, so a test can tell its own CopyInto from the default.
+  absl::StatusOr<uint32_t> CopyInto(const v1::FileTask& file, const std::string& path,
+                                    uint64_t offset, uint64_t length,
+                                    const std::atomic<bool>* abort,
+                                    std::atomic<int64_t>* bytes_done,
+                                    storage::WritableFile& target) override {
+    ++own_copies;
+    return ChunkSource::CopyInto(file, path, offset, length, abort, bytes_done, target);
+  }
+  int own_copies = 0;
 };
 
 google::protobuf::RepeatedPtrField<v1::RateLimit> OneLimit(double rate) {
@@ -89,6 +100,22 @@ TEST_F(ThrottledChunkSourceTest, WithoutLimiterOrGroupNothingIsThrottled) {
                     .ok());
     EXPECT_EQ(seen, 4 * kPiece);
   }
+}
+
+TEST_F(ThrottledChunkSourceTest, CopyIntoIsTheInnerOneOnlyWhenNotThrottling) {
+  storage::MemFileSystem fs;
+  absl::StatusOr<std::unique_ptr<storage::WritableFile>> target = fs.OpenOrCreateForWrite("t");
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::atomic<int64_t> bytes_done{0};
+
+  ThrottledChunkSource local(&inner_, nullptr, "g");
+  ASSERT_TRUE(local.CopyInto(file_, "f", 0, 2 * kPiece, nullptr, &bytes_done, **target).ok());
+  EXPECT_EQ(inner_.own_copies, 1);  // A local source keeps its copy_file_range.
+
+  ThrottledChunkSource remote(&inner_, &limiter_, "g");
+  ASSERT_TRUE(remote.CopyInto(file_, "f", 0, 2 * kPiece, nullptr, &bytes_done, **target).ok());
+  EXPECT_EQ(inner_.own_copies, 1);  // Through the throttled Read instead.
+  EXPECT_EQ(bytes_done.load(), 4 * kPiece);
 }
 
 }  // namespace

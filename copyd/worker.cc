@@ -116,6 +116,9 @@ void Worker::HeartbeatLoop() {
       if (worker_id_ == request.worker_id()) worker_id_.clear();
       continue;
     }
+    if (status.ok() && options_.rate_limiter != nullptr) {
+      options_.rate_limiter->Update(response.rate_limits());
+    }
     if (status.ok()) {
       absl::MutexLock lock(&mu_);
       for (const std::string& id : response.abort_task_ids()) {

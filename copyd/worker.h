@@ -7,7 +7,8 @@
 // of every running task; tasks the controller names in abort_task_ids are stopped. When
 // the controller forgets this worker (it restarted, or the worker was silent too long)
 // the worker registers again and keeps running its tasks: their leases are judged by
-// generation, not by worker id.
+// generation, not by worker id. The rate limits a heartbeat answer carries go to
+// options.rate_limiter, which the task runners' remote reads pay into.
 //
 // Thread safety: Start and Stop from one thread; everything else is internal.
 #ifndef FERRY_COPYD_WORKER_H_
@@ -24,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "copyd/rate_limiter.h"
 #include "proto/worker_service.grpc.pb.h"
 
 namespace ferry::copyd {
@@ -35,6 +37,9 @@ struct WorkerOptions {
   std::string storage_root;
   int max_concurrent_tasks = 2;
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // Takes the rate_limits of every HeartbeatResponse; null: they are ignored. Not
+  // owned; must outlive the worker.
+  RateLimiter* rate_limiter = nullptr;
 };
 
 // Runs one leased task and returns its report (implemented by FileCopier in main).
