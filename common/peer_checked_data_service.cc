@@ -21,6 +21,14 @@ grpc::ServerWriteReactor<v1::DataBlock>* PeerCheckedDataService::ReadChunk(
   return inner_->ReadChunk(context, request);
 }
 
+grpc::ServerWriteReactor<v1::DataBlock>* PeerCheckedDataService::ReadFiles(
+    grpc::CallbackServerContext* context, const v1::ReadFilesRequest* request) {
+  if (absl::Status status = CheckCaller(*context); !status.ok()) {
+    return RefuseStream<v1::DataBlock>(status);
+  }
+  return inner_->ReadFiles(context, request);
+}
+
 grpc::ServerUnaryReactor* PeerCheckedDataService::Stat(grpc::CallbackServerContext* context,
                                                        const v1::StatRequest* request,
                                                        v1::FileInfo* response) {

@@ -23,6 +23,8 @@ class PeerCheckedDataService final : public v1::DataService::CallbackService {
 
   grpc::ServerWriteReactor<v1::DataBlock>* ReadChunk(grpc::CallbackServerContext* context,
                                                      const v1::ReadChunkRequest* request) override;
+  grpc::ServerWriteReactor<v1::DataBlock>* ReadFiles(grpc::CallbackServerContext* context,
+                                                     const v1::ReadFilesRequest* request) override;
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
                                  const v1::StatRequest* request, v1::FileInfo* response) override;
   grpc::ServerWriteReactor<v1::ListResponse>* List(grpc::CallbackServerContext* context,

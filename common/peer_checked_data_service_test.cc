@@ -28,6 +28,11 @@ class FakeDataService final : public v1::DataService::CallbackService {
     calls_.fetch_add(1);
     return new EmptyStream<v1::DataBlock>();
   }
+  grpc::ServerWriteReactor<v1::DataBlock>* ReadFiles(
+      grpc::CallbackServerContext* /*context*/, const v1::ReadFilesRequest* /*request*/) override {
+    calls_.fetch_add(1);
+    return new EmptyStream<v1::DataBlock>();
+  }
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
                                  const v1::StatRequest* request, v1::FileInfo* response) override {
     calls_.fetch_add(1);
@@ -91,7 +96,7 @@ class PeerCheckedDataServiceTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
 
-  // The codes of Stat, List and ReadChunk, in that order, called as `config`.
+  // The codes of Stat, List, ReadChunk and ReadFiles, in that order, called as `config`.
   std::vector<grpc::StatusCode> CallAll(const auth::TlsConfig& config) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         auth::ChannelCredentials(config);
@@ -128,6 +133,15 @@ class PeerCheckedDataServiceTest : public ::testing::Test {
       }
       codes.push_back(reader->Finish().error_code());
     }
+    {
+      grpc::ClientContext context;
+      SetDeadline(context);
+      auto reader = stub->ReadFiles(&context, v1::ReadFilesRequest());
+      v1::DataBlock block;
+      while (reader->Read(&block)) {
+      }
+      codes.push_back(reader->Finish().error_code());
+    }
     return codes;
   }
 
@@ -149,16 +163,16 @@ using Codes = std::vector<grpc::StatusCode>;
 
 TEST_F(PeerCheckedDataServiceTest, ProcessesOfAnyClusterGetThrough) {
   ASSERT_NO_FATAL_FAILURE(Serve(Config("a-copyd")));
-  const Codes ok(3, grpc::StatusCode::OK);
+  const Codes ok(4, grpc::StatusCode::OK);
   EXPECT_EQ(CallAll(Config("b-controller")), ok);
   EXPECT_EQ(CallAll(Config("b-copyd")), ok);
   EXPECT_EQ(CallAll(Config("a-controller")), ok);
-  EXPECT_EQ(fake_.calls(), 9);
+  EXPECT_EQ(fake_.calls(), 12);
 }
 
 TEST_F(PeerCheckedDataServiceTest, UserIsDeniedBeforeTheServiceRuns) {
   ASSERT_NO_FATAL_FAILURE(Serve(Config("a-copyd")));
-  EXPECT_EQ(CallAll(Config("user-alice")), Codes(3, grpc::StatusCode::PERMISSION_DENIED));
+  EXPECT_EQ(CallAll(Config("user-alice")), Codes(4, grpc::StatusCode::PERMISSION_DENIED));
   EXPECT_TRUE(absl::StrContains(stat_message_, "the caller is ferry://user/alice"))
       << stat_message_;
   EXPECT_EQ(fake_.calls(), 0);
@@ -166,14 +180,14 @@ TEST_F(PeerCheckedDataServiceTest, UserIsDeniedBeforeTheServiceRuns) {
 
 TEST_F(PeerCheckedDataServiceTest, CertificateWithoutFerryIdentityIsUnauthenticated) {
   ASSERT_NO_FATAL_FAILURE(Serve(Config("a-copyd")));
-  EXPECT_EQ(CallAll(Config("plain")), Codes(3, grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_EQ(CallAll(Config("plain")), Codes(4, grpc::StatusCode::UNAUTHENTICATED));
   EXPECT_EQ(fake_.calls(), 0);
 }
 
 TEST_F(PeerCheckedDataServiceTest, UnsafePlaintextSkipsTheCheck) {
   ASSERT_NO_FATAL_FAILURE(Serve(Plaintext()));
-  EXPECT_EQ(CallAll(Plaintext()), Codes(3, grpc::StatusCode::OK));
-  EXPECT_EQ(fake_.calls(), 3);
+  EXPECT_EQ(CallAll(Plaintext()), Codes(4, grpc::StatusCode::OK));
+  EXPECT_EQ(fake_.calls(), 4);
 }
 
 TEST(PeerCheckedDataServiceMethodsTest, EveryDataServiceMethodIsForwarded) {
@@ -181,7 +195,7 @@ TEST(PeerCheckedDataServiceMethodsTest, EveryDataServiceMethodIsForwarded) {
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("ferry.v1.DataService");
   ASSERT_NE(service, nullptr);
   // ReadChunk, Stat and List. A new method needs a forwarding override (and this count).
-  EXPECT_EQ(service->method_count(), 3);
+  EXPECT_EQ(service->method_count(), 4);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "common/grpc_status.h"
 #include "common/location.h"
 #include "common/source_changed.h"
+#include "common/utf8.h"
 #include "copyd/extent_cursor.h"
 
 namespace ferry::copyd {
@@ -25,6 +26,7 @@ constexpr uint32_t kMaxBlockSize = 4 << 20;
 // less keeps blocks page-aligned for the writer.
 constexpr uint32_t kMaxBlockData = kMaxBlockSize - kMinBlockSize;
 constexpr int kDefaultPageEntries = 1000;
+constexpr int kMaxReadFiles = 1024;
 constexpr int kMaxPageEntries = 10000;
 
 v1::FileType ToProtoType(storage::FileType type) {
@@ -60,17 +62,72 @@ struct ReadPlan {
   int64_t expected_mtime_ns = 0;
 };
 
-// Streams DataBlocks of [offset, end) from an open file, one write outstanding: data
-// blocks of at most block_size bytes within the file's data extents, one hole block for
-// each gap between them. After the last block the file is checked against the planned
-// stat once more, so a source modified during the stream ends it FAILED_PRECONDITION.
+// The blocks of [offset, end) of an open file: data blocks of at most block_size bytes
+// within the file's data extents, one hole block for each gap between them. After the
+// last block the file is checked against the planned stat once more, so a source
+// modified during the stream ends it FAILED_PRECONDITION.
+class FileStreamer {
+ public:
+  FileStreamer(ReadPlan plan, const DataServiceImpl::BlockHook* hook)
+      : plan_(std::move(plan)), hook_(hook), cursor_(plan_.file.get(), plan_.offset, plan_.end) {}
+
+  // Fills `block` with the next block (true), or checks the file once more at the end
+  // of the range (false: the range is complete).
+  absl::StatusOr<bool> Next(v1::DataBlock* block) {
+    if (cursor_.position() >= plan_.end) {
+      if (absl::Status s = Recheck(); !s.ok()) return s;
+      return false;
+    }
+    if (absl::Status s = FillBlock(block); !s.ok()) return s;
+    return true;
+  }
+
+ private:
+  absl::Status Recheck() {
+    if (!plan_.check_version) return absl::OkStatus();
+    absl::StatusOr<storage::FileInfo> info = plan_.file->Stat();
+    if (!info.ok()) return info.status();
+    if (info->size != plan_.expected_size || info->mtime_ns != plan_.expected_mtime_ns) {
+      return SourceChangedError(plan_.path, "modified while being read");
+    }
+    return absl::OkStatus();
+  }
+
+  // The next block: a hole up to the next data extent, or data.
+  absl::Status FillBlock(v1::DataBlock* block) {
+    ExtentCursor::Piece piece;
+    absl::StatusOr<bool> more = cursor_.Next(plan_.block_size, &piece);
+    if (!more.ok()) return more.status();
+    block->set_offset(piece.offset);
+    if (piece.hole) {
+      block->mutable_data()->clear();  // Keeps its capacity for the next data block.
+      block->set_crc32c(0);
+      block->set_hole_length(piece.length);
+      return absl::OkStatus();
+    }
+    std::string* data = block->mutable_data();
+    data->resize(piece.length);  // Keeps its capacity from the previous block.
+    absl::StatusOr<size_t> got = plan_.file->ReadAt(piece.offset, data->data(), piece.length);
+    if (!got.ok()) return got.status();
+    if (*got != piece.length) {
+      return SourceChangedError(plan_.path, "file ended before the range");
+    }
+    block->set_hole_length(0);
+    block->set_crc32c(Crc32c(*data));
+    if (hook_ != nullptr && *hook_) (*hook_)(plan_.path, block);
+    return absl::OkStatus();
+  }
+
+  ReadPlan plan_;
+  const DataServiceImpl::BlockHook* const hook_;
+  ExtentCursor cursor_;
+};
+
+// ReadChunk: one file's range, one write outstanding; its outcome is the call's status.
 class ReadChunkReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
  public:
   ReadChunkReactor(ReadPlan plan, const DataServiceImpl::BlockHook* hook)
-      : plan_(std::move(plan)),
-        offset_(plan_.offset),
-        hook_(hook),
-        cursor_(plan_.file.get(), plan_.offset, plan_.end) {
+      : streamer_(std::move(plan), hook) {
     SendNext();
   }
 
@@ -85,60 +142,87 @@ class ReadChunkReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
 
  private:
   void SendNext() {
-    absl::Status status = offset_ >= plan_.end ? Recheck() : FillBlock();
-    if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
-      return;
-    }
-    if (offset_ > plan_.end) {  // Recheck passed: the range is complete.
-      Finish(grpc::Status::OK);
+    absl::StatusOr<bool> more = streamer_.Next(&block_);
+    if (!more.ok() || !*more) {
+      Finish(ToGrpcStatus(more.status()));
       return;
     }
     StartWrite(&block_);
   }
 
-  // The stat of the open file once every block is sent.
-  absl::Status Recheck() {
-    offset_ = plan_.end + 1;  // Marks the stream as complete.
-    if (!plan_.check_version) return absl::OkStatus();
-    absl::StatusOr<storage::FileInfo> info = plan_.file->Stat();
-    if (!info.ok()) return info.status();
-    if (info->size != plan_.expected_size || info->mtime_ns != plan_.expected_mtime_ns) {
-      return SourceChangedError(plan_.path, "modified while being read");
-    }
-    return absl::OkStatus();
+  FileStreamer streamer_;
+  v1::DataBlock block_;
+};
+
+absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs, const std::string& request_path,
+                                     uint64_t offset, uint64_t length,
+                                     uint64_t expected_size, int64_t expected_mtime_ns);
+
+// ReadFiles: whole files one after the other, each ended by an end_of_file block with
+// its outcome; one write outstanding, one streamer (one open file) at a time.
+class ReadFilesReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
+ public:
+  ReadFilesReactor(storage::FileSystem* fs, const v1::ReadFilesRequest* request,
+                   uint32_t block_size, const DataServiceImpl::BlockHook* hook)
+      : fs_(fs), request_(request), block_size_(block_size), hook_(hook) {
+    SendNext();
   }
 
-  // The next block at offset_: a hole up to the next data extent, or data.
-  absl::Status FillBlock() {
-    ExtentCursor::Piece piece;
-    absl::StatusOr<bool> more = cursor_.Next(plan_.block_size, &piece);
-    if (!more.ok()) return more.status();
-    block_.set_offset(piece.offset);
-    offset_ = cursor_.position();
-    if (piece.hole) {
-      block_.mutable_data()->clear();  // Keeps its capacity for the next data block.
-      block_.set_crc32c(0);
-      block_.set_hole_length(piece.length);
-      return absl::OkStatus();
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "reader went away"));
+      return;
     }
-    std::string* data = block_.mutable_data();
-    data->resize(piece.length);  // Keeps its capacity from the previous block.
-    absl::StatusOr<size_t> got = plan_.file->ReadAt(piece.offset, data->data(), piece.length);
-    if (!got.ok()) return got.status();
-    if (*got != piece.length) {
-      return SourceChangedError(plan_.path, "file ended before the range");
+    SendNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void SendNext() {
+    if (index_ >= request_->files_size()) {
+      Finish(grpc::Status::OK);
+      return;
     }
+    block_.Clear();  // Keeps the data buffer's capacity.
+    block_.set_file_index(static_cast<uint32_t>(index_));
+    absl::Status status = absl::OkStatus();
+    if (streamer_ == nullptr) status = Open(request_->files(index_));
+    if (status.ok()) {
+      absl::StatusOr<bool> more = streamer_->Next(&block_);
+      if (more.ok() && *more) {
+        StartWrite(&block_);
+        return;
+      }
+      status = more.status();
+    }
+    // The file is complete or failed: its end marker, then the next file.
+    block_.clear_data();
+    block_.set_offset(0);
+    block_.set_crc32c(0);
     block_.set_hole_length(0);
-    block_.set_crc32c(Crc32c(*data));
-    if (hook_ != nullptr && *hook_) (*hook_)(plan_.path, &block_);
+    block_.set_end_of_file(true);
+    block_.set_file_code(static_cast<int32_t>(status.code()));
+    if (!status.ok()) block_.set_file_message(ToValidUtf8(status.message()));
+    streamer_.reset();
+    ++index_;
+    StartWrite(&block_);
+  }
+
+  absl::Status Open(const v1::FileRead& file) {
+    absl::StatusOr<ReadPlan> plan = OpenChecked(fs_, file.path(), 0, 0, file.expected_size(),
+                                                file.expected_mtime_ns());
+    if (!plan.ok()) return plan.status();
+    plan->block_size = block_size_;
+    streamer_ = std::make_unique<FileStreamer>(std::move(*plan), hook_);
     return absl::OkStatus();
   }
 
-  ReadPlan plan_;
-  uint64_t offset_;  // Next byte to send; plan_.end + 1 once the range is complete.
+  storage::FileSystem* const fs_;
+  const v1::ReadFilesRequest* const request_;
+  const uint32_t block_size_;
   const DataServiceImpl::BlockHook* const hook_;
-  ExtentCursor cursor_;
+  int index_ = 0;
+  std::unique_ptr<FileStreamer> streamer_;
   v1::DataBlock block_;
 };
 
@@ -187,10 +271,11 @@ class ListReactor final : public grpc::ServerWriteReactor<v1::ListResponse> {
   v1::ListResponse page_;
 };
 
-// Opens the requested file and checks the request against it.
-absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs,
-                                     const v1::ReadChunkRequest& request) {
-  absl::StatusOr<std::string> path = RootRelativePath(request.path(), "path");
+// Opens the requested file and checks the request (range, planned stat) against it.
+absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs, const std::string& request_path,
+                                     uint64_t offset, uint64_t length,
+                                     uint64_t expected_size, int64_t expected_mtime_ns) {
+  absl::StatusOr<std::string> path = RootRelativePath(request_path, "path");
   if (!path.ok()) return path.status();
   ReadPlan plan;
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs->OpenForRead(*path);
@@ -198,21 +283,21 @@ absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs,
   plan.file = std::move(*file);
   absl::StatusOr<storage::FileInfo> info = plan.file->Stat();
   if (!info.ok()) return info.status();
-  plan.path = request.path();
-  plan.check_version = request.expected_size() != 0 || request.expected_mtime_ns() != 0;
-  plan.expected_size = request.expected_size();
-  plan.expected_mtime_ns = request.expected_mtime_ns();
-  if (plan.check_version && (info->size != request.expected_size() ||
-                             info->mtime_ns != request.expected_mtime_ns())) {
-    return SourceChangedError(request.path(), "differs from the planned stat");
+  plan.path = request_path;
+  plan.check_version = expected_size != 0 || expected_mtime_ns != 0;
+  plan.expected_size = expected_size;
+  plan.expected_mtime_ns = expected_mtime_ns;
+  if (plan.check_version &&
+      (info->size != expected_size || info->mtime_ns != expected_mtime_ns)) {
+    return SourceChangedError(request_path, "differs from the planned stat");
   }
-  if (request.offset() > info->size) {
+  if (offset > info->size) {
     return absl::OutOfRangeError(absl::StrCat("offset: beyond end of file (",
                                               info->size, " bytes)"));
   }
-  plan.offset = request.offset();
-  plan.end = request.length() == 0 ? info->size : request.offset() + request.length();
-  if (plan.end > info->size || plan.end < request.offset()) {
+  plan.offset = offset;
+  plan.end = length == 0 ? info->size : offset + length;
+  if (plan.end > info->size || plan.end < offset) {
     return absl::OutOfRangeError(absl::StrCat("length: range beyond end of file (",
                                               info->size, " bytes)"));
   }
@@ -247,10 +332,28 @@ grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadChunk(
     return new FailedStream<v1::DataBlock>(
         absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0"));
   }
-  absl::StatusOr<ReadPlan> plan = OpenChecked(fs_, *request);
+  absl::StatusOr<ReadPlan> plan =
+      OpenChecked(fs_, request->path(), request->offset(), request->length(),
+                  request->expected_size(), request->expected_mtime_ns());
   if (!plan.ok()) return new FailedStream<v1::DataBlock>(plan.status());
   plan->block_size = std::min(block_size, kMaxBlockData);
   return new ReadChunkReactor(std::move(*plan), &block_hook_);
+}
+
+grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadFiles(
+    grpc::CallbackServerContext* /*context*/, const v1::ReadFilesRequest* request) {
+  if (request->files().empty() || request->files_size() > kMaxReadFiles) {
+    return new FailedStream<v1::DataBlock>(
+        absl::InvalidArgumentError(absl::StrCat("files: must hold 1-", kMaxReadFiles)));
+  }
+  const uint32_t block_size = request->block_size() == 0 ? kDefaultBlockSize
+                                                         : request->block_size();
+  if (block_size < kMinBlockSize || block_size > kMaxBlockSize) {
+    return new FailedStream<v1::DataBlock>(
+        absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0"));
+  }
+  return new ReadFilesReactor(fs_, request, std::min(block_size, kMaxBlockData),
+                              &block_hook_);
 }
 
 grpc::ServerUnaryReactor* DataServiceImpl::Stat(grpc::CallbackServerContext* context,

@@ -8,6 +8,8 @@
 // planned stat in the request, the open file is checked against it before the first
 // block and after the last: a source modified meanwhile ends the stream
 // FAILED_PRECONDITION "source changed (...)", so readers need no Stat afterwards.
+// ReadFiles streams many whole files in one call (one file open at a time), each ended
+// by an end_of_file block with its own outcome.
 // Streams keep one write outstanding and reuse one message buffer, so memory per
 // stream is one block (ReadChunk) or one page of entries (List).
 //
@@ -40,6 +42,8 @@ class DataServiceImpl final : public v1::DataService::CallbackService {
 
   grpc::ServerWriteReactor<v1::DataBlock>* ReadChunk(
       grpc::CallbackServerContext* context, const v1::ReadChunkRequest* request) override;
+  grpc::ServerWriteReactor<v1::DataBlock>* ReadFiles(
+      grpc::CallbackServerContext* context, const v1::ReadFilesRequest* request) override;
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
                                  const v1::StatRequest* request,
                                  v1::FileInfo* response) override;

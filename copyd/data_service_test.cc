@@ -397,6 +397,63 @@ TEST_F(DataServiceTest, TheBlockHookSeesEveryDataBlockAfterItsCrcIsComputed) {
   EXPECT_NE(blocks[1].crc32c(), Crc32c(blocks[1].data()));  // Flipped after the CRC.
 }
 
+TEST_F(DataServiceTest, ReadFilesStreamsEachFileThenItsOutcome) {
+  v1::ReadFilesRequest request;
+  request.set_block_size(kBlock);
+  request.add_files()->set_path("/big");
+  request.add_files()->set_path("/missing");
+  v1::FileRead* changed = request.add_files();
+  changed->set_path("/tree/a.txt");
+  changed->set_expected_size(5);
+  changed->set_expected_mtime_ns(1);  // Not its mtime: the source changed.
+  request.add_files()->set_path("/tree/f.txt");
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  auto reader = stub_->ReadFiles(context.get(), request);
+  std::vector<v1::DataBlock> blocks;
+  for (v1::DataBlock block; reader->Read(&block);) blocks.push_back(block);
+  ASSERT_TRUE(reader->Finish().ok());
+  // big: 4 data blocks and its end; missing: end; a.txt: end; f.txt: 1 block and end.
+  ASSERT_EQ(blocks.size(), 9u);
+  std::string big;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(blocks[i].file_index(), 0u);
+    EXPECT_FALSE(blocks[i].end_of_file());
+    EXPECT_EQ(blocks[i].offset(), big.size());
+    big += blocks[i].data();
+  }
+  EXPECT_EQ(big, TestData(kBigSize));
+  EXPECT_TRUE(blocks[4].end_of_file());
+  EXPECT_EQ(blocks[4].file_code(), 0);
+  EXPECT_EQ(blocks[5].file_index(), 1u);
+  EXPECT_TRUE(blocks[5].end_of_file());
+  EXPECT_EQ(blocks[5].file_code(), static_cast<int>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(blocks[6].file_index(), 2u);
+  EXPECT_TRUE(blocks[6].end_of_file());
+  EXPECT_EQ(blocks[6].file_code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(blocks[6].file_message(), HasSubstr("source changed"));
+  EXPECT_EQ(blocks[7].file_index(), 3u);
+  EXPECT_EQ(blocks[7].data(), "foxtrot");
+  EXPECT_TRUE(blocks[8].end_of_file());
+  EXPECT_EQ(blocks[8].file_code(), 0);
+}
+
+TEST_F(DataServiceTest, ReadFilesRefusesNoFilesTooManyAndBadBlockSizes) {
+  const auto code = [this](const v1::ReadFilesRequest& request) {
+    std::unique_ptr<grpc::ClientContext> context = NewContext();
+    auto reader = stub_->ReadFiles(context.get(), request);
+    for (v1::DataBlock block; reader->Read(&block);) ADD_FAILURE() << "sent a block";
+    return reader->Finish().error_code();
+  };
+  EXPECT_EQ(code(v1::ReadFilesRequest()), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ReadFilesRequest too_many;
+  for (int i = 0; i < 1025; ++i) too_many.add_files()->set_path("/big");
+  EXPECT_EQ(code(too_many), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ReadFilesRequest tiny_blocks;
+  tiny_blocks.add_files()->set_path("/big");
+  tiny_blocks.set_block_size(1);
+  EXPECT_EQ(code(tiny_blocks), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(DataServiceTest, ReadChunkBeyondEndOfFileIsOutOfRange) {
   EXPECT_EQ(ReadCode(ReadRequest("/big", kBigSize + 1, 0)), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(ReadCode(ReadRequest("/big", kBigSize - 10, 11)), grpc::StatusCode::OUT_OF_RANGE);

@@ -50,18 +50,14 @@ class FaultyDataService final : public v1::DataService::Service {
   grpc::Status ReadChunk(grpc::ServerContext* /*context*/,
                          const v1::ReadChunkRequest* request,
                          grpc::ServerWriter<v1::DataBlock>* writer) override {
+    read_chunk_calls_.fetch_add(1);
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReader<v1::DataBlock>> reader =
         stub_->ReadChunk(&context, *request);
     v1::DataBlock block;
     for (int index = 0; reader->Read(&block); ++index) {
       if (index == 1 && fault_ == Fault::kDropBlock) continue;
-      if (block.offset() == kRemoteBlockSize) {
-        const int sent = sends_of_second_block_.fetch_add(1);
-        if (fault_ == Fault::kFlipBitAlways || (fault_ == Fault::kFlipBitOnce && sent == 0)) {
-          (*block.mutable_data())[17] ^= 0x04;
-        }
-      }
+      Damage(&block);
       writer->Write(block);
       if (index == 1 && fault_ == Fault::kRepeatBlock) writer->Write(block);
     }
@@ -74,9 +70,35 @@ class FaultyDataService final : public v1::DataService::Service {
     return stub_->Stat(&context, *request, response);
   }
 
+  // Forwards as it comes; only the bit flips apply.
+  grpc::Status ReadFiles(grpc::ServerContext* /*context*/, const v1::ReadFilesRequest* request,
+                         grpc::ServerWriter<v1::DataBlock>* writer) override {
+    read_files_calls_.fetch_add(1);
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::DataBlock>> reader =
+        stub_->ReadFiles(&context, *request);
+    for (v1::DataBlock block; reader->Read(&block);) {
+      Damage(&block);
+      writer->Write(block);
+    }
+    return reader->Finish();
+  }
+
   int sends_of_second_block() const { return sends_of_second_block_.load(); }
+  int read_chunk_calls() const { return read_chunk_calls_.load(); }
+  int read_files_calls() const { return read_files_calls_.load(); }
 
  private:
+  void Damage(v1::DataBlock* block) {
+    if (block->offset() != kRemoteBlockSize || block->data().empty()) return;
+    const int sent = sends_of_second_block_.fetch_add(1);
+    if (fault_ == Fault::kFlipBitAlways || (fault_ == Fault::kFlipBitOnce && sent == 0)) {
+      (*block->mutable_data())[17] ^= 0x04;
+    }
+  }
+
+  std::atomic<int> read_chunk_calls_{0};
+  std::atomic<int> read_files_calls_{0};
   std::atomic<int> sends_of_second_block_{0};
   std::unique_ptr<v1::DataService::Stub> stub_;
   const Fault fault_;
@@ -202,6 +224,56 @@ TEST_F(RemoteSourceTest, CopyFilesPullsATreeByteIdenticallyPastAnUnreachableAddr
   ASSERT_TRUE(link.ok());
   EXPECT_EQ(link->type, storage::FileType::kSymlink);
   EXPECT_EQ(link->symlink_target, "sub/small");
+}
+
+TEST_F(RemoteSourceTest, ATaskOfSeveralFilesReadsThemAllInOneReadFilesCall) {
+  const std::string proxy = Proxy(Fault::kNone);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  for (const char* name : {"sub", "big", "sub/small", "empty", "link"}) {
+    *task.add_files() = FileOf(name);
+  }
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 5) << report.message();
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+  }
+  EXPECT_EQ(report.files(1).crc32c(), Crc32c(big_));
+  EXPECT_EQ(ReadAll(destination_, "dst/big").value_or("?"), big_);
+  EXPECT_EQ(ReadAll(destination_, "dst/sub/small").value_or("?"), "small file");
+  EXPECT_EQ(ReadAll(destination_, "dst/empty").value_or("?"), "");
+  EXPECT_EQ(proxy_->read_files_calls(), 1);
+  EXPECT_EQ(proxy_->read_chunk_calls(), 0);
+}
+
+TEST_F(RemoteSourceTest, ACorruptedBlockInABatchFallsBackToSingleReadsAndIsRepaired) {
+  const std::string proxy = Proxy(Fault::kFlipBitOnce);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  for (const char* name : {"big", "sub/small", "empty"}) *task.add_files() = FileOf(name);
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 3) << report.message();
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+  }
+  EXPECT_EQ(ReadAll(destination_, "dst/big").value_or("?"), big_);
+  EXPECT_EQ(ReadAll(destination_, "dst/sub/small").value_or("?"), "small file");
+  EXPECT_EQ(proxy_->read_files_calls(), 1);
+  EXPECT_GE(proxy_->read_chunk_calls(), 1);  // The rest, file by file.
+}
+
+TEST_F(RemoteSourceTest, OneChangedFileOfABatchFailsAloneAndTheOthersAreCopied) {
+  const std::string proxy = Proxy(Fault::kNone);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  for (const char* name : {"big", "sub/small", "empty"}) *task.add_files() = FileOf(name);
+  ASSERT_TRUE(source_.SetModeAndMtime("src/sub/small", 0640, kMtime + 5).ok());
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 3) << report.message();
+  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
+  EXPECT_EQ(report.files(1).code(), Code(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(report.files(1).source_changed());
+  EXPECT_EQ(report.files(2).code(), 0) << report.files(2).message();
+  EXPECT_FALSE(destination_.Stat("dst/sub/small").ok());
+  EXPECT_EQ(proxy_->read_files_calls(), 1);
+  EXPECT_EQ(proxy_->read_chunk_calls(), 0);
 }
 
 TEST_F(RemoteSourceTest, ChunksAndCommitPullRangesIntoOneTemporaryFile) {
