@@ -12,7 +12,9 @@
 #include "common/process.h"
 #include "common/server_util.h"
 #include "copyd/data_service.h"
+#include "copyd/fault_hooks.h"
 #include "copyd/file_copier.h"
+#include "copyd/orphan_sweeper.h"
 #include "copyd/worker.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
@@ -29,6 +31,12 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound DataService port here onc
 ABSL_FLAG(std::string, name, "", "Stable worker name (default: copyd-<port>).");
 ABSL_FLAG(int, max_tasks, 2, "Tasks this copyd runs at once.");
 ABSL_FLAG(int, block_size_kib, 256, "Read/write block size in KiB.");
+ABSL_FLAG(absl::Duration, orphan_temp_age, absl::Hours(6),
+          "Ferry temporary files not written for this long are orphans (of a killed "
+          "copyd) and removed; must exceed the longest pause between a file's chunks.");
+ABSL_FLAG(absl::Duration, orphan_sweep_interval, absl::Hours(6),
+          "How often the root is swept for orphan temporary files after the sweep at "
+          "start; 0: only at start.");
 
 namespace ferry::copyd {
 namespace {
@@ -50,7 +58,12 @@ int Run() {
     LOG(ERROR) << "cannot open storage root " << root << ": " << fs.status();
     return 1;
   }
-  DataServiceImpl data_service(fs->get());
+  absl::StatusOr<DataServiceImpl::BlockHook> block_hook = BlockFaultHookFromFlags();
+  if (!block_hook.ok()) {
+    LOG(ERROR) << block_hook.status();
+    return 2;
+  }
+  DataServiceImpl data_service(fs->get(), *std::move(block_hook));
   // Only ferry processes (ferry://cluster/...) reach it; see common/peer_role.h.
   PeerCheckedDataService checked_data_service(&data_service);
   ConfigureCommonServerOptions();
@@ -91,6 +104,9 @@ int Run() {
     };
   });
   worker.Start();
+  OrphanSweeper sweeper(fs->get(), &clock, absl::GetFlag(FLAGS_orphan_temp_age),
+                        absl::GetFlag(FLAGS_orphan_sweep_interval));
+  sweeper.Start();
   if (absl::Status s = WritePortFile(absl::GetFlag(FLAGS_port_file), port); !s.ok()) {
     LOG(ERROR) << s;
     return 1;
@@ -104,6 +120,7 @@ int Run() {
   copier_options.rate_limiter = &rate_limiter;
   const int signal_number = WaitForTerminationSignal();
   LOG(INFO) << "signal " << signal_number << ": shutting down";
+  sweeper.Stop();
   worker.Stop();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
