@@ -26,6 +26,7 @@
 #define FERRY_CONTROLLER_AUTHORIZER_HOOKS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -33,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "auth/audit.h"
+#include "auth/daemon_auth.h"
 #include "auth/key_ring.h"
 #include "auth/policy_store.h"
 #include "common/clock.h"
@@ -94,8 +96,9 @@ class CapabilityIssuer {
 
 // Re-checks every file of a task against the policy and, for a task whose source is
 // another cluster (source_data_addresses set), attaches to each file a READ capability
-// of exactly its path and range (FileTask.source_capability). `issuer` may be null
-// (no capabilities: --insecure_plaintext_unsafe without keys).
+// of exactly its path and range (FileTask.source_capability). Either may be null
+// (--insecure_plaintext_unsafe without --policy: no re-check; without
+// --capability_keys: no capabilities).
 class PolicyTaskAuthorizer final : public TaskAuthorizer {
  public:
   PolicyTaskAuthorizer(const TransferPolicy* policy, const CapabilityIssuer* issuer);
@@ -104,6 +107,22 @@ class PolicyTaskAuthorizer final : public TaskAuthorizer {
  private:
   const TransferPolicy* const policy_;
   const CapabilityIssuer* const issuer_;
+};
+
+// The controller's objects above over its DaemonAuth (auth/daemon_auth.h): a null
+// policy or key ring leaves the matching member null. Capabilities are valid for
+// kCapabilityLeases lease durations, at least kMinCapabilityValidity.
+struct ControllerAuthorization {
+  static constexpr int kCapabilityLeases = 4;
+  static constexpr absl::Duration kMinCapabilityValidity = absl::Minutes(1);
+
+  ControllerAuthorization(const auth::DaemonAuth& daemon, auth::AuditSink* audit,
+                          const Clock* clock, const std::string& cluster,
+                          absl::Duration lease_duration);
+
+  std::unique_ptr<TransferPolicy> policy;
+  std::unique_ptr<CapabilityIssuer> issuer;
+  std::unique_ptr<PolicyTaskAuthorizer> tasks;  // Never null.
 };
 
 }  // namespace ferry::controller

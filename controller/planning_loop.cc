@@ -17,8 +17,8 @@ constexpr absl::Duration kIdleWait = absl::Milliseconds(200);
 }  // namespace
 
 PlanningLoop::PlanningLoop(TransferManager* manager, SourceLister* lister,
-                           const Clock* clock)
-    : manager_(manager), lister_(lister), clock_(clock) {}
+                           const Clock* clock, const CapabilityIssuer* issuer)
+    : manager_(manager), lister_(lister), clock_(clock), issuer_(issuer) {}
 
 PlanningLoop::~PlanningLoop() { Stop(); }
 
@@ -94,12 +94,13 @@ absl::Status PlanningLoop::OnAnyAddress(
 
 PlanningLoop::Outcome PlanningLoop::PlanRoot(const std::string& id,
                                              const TransferRecord& record,
-                                             const std::vector<std::string>& addresses) {
+                                             const std::vector<std::string>& addresses,
+                                             const v1::Capability& capability) {
   const v1::Transfer& transfer = record.transfer();
   const std::string what = absl::StrCat("stat of ", FormatLocation(transfer.source()));
   absl::StatusOr<v1::FileInfo> root;
   absl::Status stat = OnAnyAddress(addresses, [&](const std::string& address) {
-    root = lister_->Stat(address, transfer.source().path());
+    root = lister_->StatWith(address, transfer.source().path(), capability);
     return root.status();
   });
   if (!stat.ok()) return Conclude(id, stat, what);
@@ -130,8 +131,19 @@ PlanningLoop::Outcome PlanningLoop::PlanOnce(const std::string& id) {
     }
     addresses.push_back(*std::move(address));
   }
+  // LIST of the source root, for the transfer's user: covers the root's Stat too.
+  v1::Capability capability;
+  if (issuer_ != nullptr) {
+    const v1::Transfer& transfer = record->transfer();
+    absl::StatusOr<v1::Capability> signed_list = issuer_->ForList(
+        id, transfer.user(), transfer.source().cluster(), transfer.source().path());
+    if (!signed_list.ok()) return Conclude(id, signed_list.status(), "signing a capability");
+    capability = *std::move(signed_list);
+  }
   if (!record->root_planned()) {
-    if (PlanRoot(id, *record, addresses) == Outcome::kRetryLater) return Outcome::kRetryLater;
+    if (PlanRoot(id, *record, addresses, capability) == Outcome::kRetryLater) {
+      return Outcome::kRetryLater;
+    }
     record = manager_->BeginPlanning(id);
     if (!record.ok() || record->transfer().progress().listing_complete()) {
       return Outcome::kDone;
@@ -146,7 +158,8 @@ PlanningLoop::Outcome PlanningLoop::PlanOnce(const std::string& id) {
   };
   // Another address continues from the last page persisted.
   absl::Status listed = OnAnyAddress(addresses, [&](const std::string& address) {
-    return lister_->List(address, record->transfer().source().path(), cursor, add_page);
+    return lister_->ListWith(address, record->transfer().source().path(), cursor, capability,
+                             add_page);
   });
   if (listed.ok()) {
     listed = manager_->AddPlannedEntries(id, {}, cursor, false, /*listing_complete=*/true);

@@ -22,6 +22,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "controller/authorizer_hooks.h"
 #include "controller/source_lister.h"
 #include "controller/transfer_manager.h"
 
@@ -30,7 +31,9 @@ namespace ferry::controller {
 class PlanningLoop {
  public:
   // All pointers must outlive the loop.
-  PlanningLoop(TransferManager* manager, SourceLister* lister, const Clock* clock);
+  // `issuer` may be null: no capabilities on the planning Stat/List (unsafe mode).
+  PlanningLoop(TransferManager* manager, SourceLister* lister, const Clock* clock,
+               const CapabilityIssuer* issuer = nullptr);
   ~PlanningLoop();
 
   void Start();
@@ -44,7 +47,7 @@ class PlanningLoop {
   void Run();
   Outcome Retry(const std::string& id, const std::string& reason);
   Outcome PlanRoot(const std::string& id, const TransferRecord& record,
-                   const std::vector<std::string>& addresses);
+                   const std::vector<std::string>& addresses, const v1::Capability& capability);
   // Calls `call` with each of `addresses` in turn, from a rotating first one, until it
   // returns anything but UNAVAILABLE; that status (or the last UNAVAILABLE).
   absl::Status OnAnyAddress(const std::vector<std::string>& addresses,
@@ -55,6 +58,7 @@ class PlanningLoop {
   TransferManager* const manager_;
   SourceLister* const lister_;
   const Clock* const clock_;
+  const CapabilityIssuer* const issuer_;
   std::thread thread_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

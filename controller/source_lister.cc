@@ -22,9 +22,22 @@ v1::DataService::StubInterface* GrpcSourceLister::StubFor(const std::string& add
 
 absl::StatusOr<v1::FileInfo> GrpcSourceLister::Stat(const std::string& address,
                                                     const std::string& path) {
+  return StatWith(address, path, v1::Capability());
+}
+
+absl::Status GrpcSourceLister::List(const std::string& address, const std::string& path,
+                                    const std::string& cursor,
+                                    const PageCallback& on_page) {
+  return ListWith(address, path, cursor, v1::Capability(), on_page);
+}
+
+absl::StatusOr<v1::FileInfo> GrpcSourceLister::StatWith(const std::string& address,
+                                                        const std::string& path,
+                                                        const v1::Capability& capability) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + rpc_timeout_));
   v1::StatRequest request;
+  *request.mutable_capability() = capability;
   request.set_path(path);
   v1::FileInfo info;
   grpc::Status status = StubFor(address)->Stat(&context, request, &info);
@@ -32,11 +45,13 @@ absl::StatusOr<v1::FileInfo> GrpcSourceLister::Stat(const std::string& address,
   return info;
 }
 
-absl::Status GrpcSourceLister::List(const std::string& address, const std::string& path,
-                                    const std::string& cursor,
-                                    const PageCallback& on_page) {
+absl::Status GrpcSourceLister::ListWith(const std::string& address, const std::string& path,
+                                        const std::string& cursor,
+                                        const v1::Capability& capability,
+                                        const PageCallback& on_page) {
   grpc::ClientContext context;
   v1::ListRequest request;
+  *request.mutable_capability() = capability;
   request.set_path(path);
   request.set_cursor(cursor);
   std::unique_ptr<grpc::ClientReaderInterface<v1::ListResponse>> reader =

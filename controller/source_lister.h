@@ -34,6 +34,20 @@ class SourceLister {
   using PageCallback = std::function<absl::Status(const v1::ListResponse&)>;
   virtual absl::Status List(const std::string& address, const std::string& path,
                             const std::string& cursor, const PageCallback& on_page) = 0;
+
+  // The same, carrying `capability` (a LIST of the source root signed for the
+  // transfer, controller/authorizer_hooks.h) for copyds that check one. The defaults
+  // drop it (fakes); GrpcSourceLister sends it.
+  virtual absl::StatusOr<v1::FileInfo> StatWith(const std::string& address,
+                                                const std::string& path,
+                                                const v1::Capability& /*capability*/) {
+    return Stat(address, path);
+  }
+  virtual absl::Status ListWith(const std::string& address, const std::string& path,
+                                const std::string& cursor, const v1::Capability& /*capability*/,
+                                const PageCallback& on_page) {
+    return List(address, path, cursor, on_page);
+  }
 };
 
 // Over gRPC, one cached channel per address, all made with the controller's channel
@@ -49,6 +63,11 @@ class GrpcSourceLister : public SourceLister {
                                     const std::string& path) override;
   absl::Status List(const std::string& address, const std::string& path,
                     const std::string& cursor, const PageCallback& on_page) override;
+  absl::StatusOr<v1::FileInfo> StatWith(const std::string& address, const std::string& path,
+                                        const v1::Capability& capability) override;
+  absl::Status ListWith(const std::string& address, const std::string& path,
+                        const std::string& cursor, const v1::Capability& capability,
+                        const PageCallback& on_page) override;
 
  private:
   v1::DataService::StubInterface* StubFor(const std::string& address);

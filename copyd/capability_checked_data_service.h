@@ -41,7 +41,8 @@ namespace ferry::copyd {
 class DataRequestAuthorizer {
  public:
   // `cluster` is this copyd's cluster: the audience capabilities must name, and the
-  // cluster its policy is checked on.
+  // cluster its policy is checked on. `policy` may be null (--insecure_plaintext_unsafe
+  // without --policy): then step 3 is skipped.
   DataRequestAuthorizer(const auth::KeyRing* keys, const auth::PolicyStore* policy,
                         auth::AuditSink* audit, const Clock* clock, std::string cluster);
 

@@ -265,6 +265,7 @@ absl::StatusOr<storage::FileInfo> RemoteChunkSource::Stat(const v1::FileTask& fi
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::StatRequest request;
+    *request.mutable_capability() = file.source_capability();  // authinteg
     request.set_path(file.source_path());
     v1::FileInfo info;
     grpc::Status status =
@@ -329,6 +330,7 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
                                          Sink sink, uint64_t* next, uint32_t* crc,
                                          bool* corrupt) {
   v1::ReadChunkRequest request;
+  *request.mutable_capability() = file.source_capability();  // authinteg
   request.set_path(file.source_path());
   request.set_offset(*next);
   request.set_block_size(kRemoteBlockSize);

@@ -363,6 +363,15 @@ TEST_F(CopyEndToEndTest, EachServiceAcceptsOnlyItsPeers) {
 TEST(DaemonStartTest, WithoutCertificatesNoDaemonStarts) {
   absl::StatusOr<harness::TempDir> scratch = harness::TempDir::Create("no-certs");
   ASSERT_TRUE(scratch.ok()) << scratch.status();
+  // authinteg: with a policy and keys, so that the certificates are what is missing.
+  ASSERT_TRUE(e2e::WriteFile(scratch->Join("policy"), "").ok());
+  absl::StatusOr<std::shared_ptr<e2e::TestCertificates>> certificates =
+      e2e::TestCertificates::Create();
+  ASSERT_TRUE(certificates.ok()) << certificates.status();
+  absl::StatusOr<std::string> keys = (*certificates)->CapabilityKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const std::vector<std::string> auth_flags = {"--policy=" + scratch->Join("policy"),
+                                               "--capability_keys=" + *keys};
   for (const auto& [binary, args] :
        {std::pair<std::string, std::vector<std::string>>{
             "controller/controller", {"--data_dir=" + scratch->Join("db")}},
@@ -372,6 +381,7 @@ TEST(DaemonStartTest, WithoutCertificatesNoDaemonStarts) {
     options.name = "no-certs";
     options.binary = RunfilePath(binary);
     options.args = args;
+    options.args.insert(options.args.end(), auth_flags.begin(), auth_flags.end());
     absl::StatusOr<std::unique_ptr<ManagedProcess>> daemon = ManagedProcess::Start(options);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     absl::StatusOr<harness::ExitStatus> exit = (*daemon)->Wait(absl::Now() + kCopyTimeout);

@@ -115,6 +115,47 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TestCertificates::Chan
   return auth::ChannelCredentials(Config(name));
 }
 
+absl::StatusOr<std::string> TestCertificates::CapabilityKeys() {
+  const std::string path = absl::StrCat(dir(), "/capability.keys");
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0) return path;
+  std::random_device random;
+  std::string secret;
+  for (int i = 0; i < 8; ++i) absl::StrAppend(&secret, absl::Hex(random(), absl::kZeroPad8));
+  if (absl::Status s = WriteFile(path, absl::StrCat("k1 ", secret, " signing\n")); !s.ok()) {
+    return s;
+  }
+  if (chmod(path.c_str(), 0600) != 0) {
+    return absl::InternalError(absl::StrCat("chmod ", path, ": ", strerror(errno)));
+  }
+  return path;
+}
+
+std::string DefaultTestPolicy(const std::string& user) {
+  std::string policy;
+  for (const char* cluster : {"local", "a", "b", "c"}) {
+    absl::StrAppend(&policy, "grants { principals: \"ferry://user/", user, "\" cluster: \"",
+                    cluster,
+                    "\" path_prefix: \"/\" permissions: [PERMISSION_READ, "
+                    "PERMISSION_WRITE] }\n");
+  }
+  absl::StrAppend(&policy, "admin_principals: \"ferry://user/", user, "\"\n");
+  return policy;
+}
+
+std::string LocalCluster::policy_path() const {
+  return absl::StrCat(options_.certificates->dir(), "/policy-", options_.name, ".textproto");
+}
+
+absl::Status LocalCluster::SetPolicy(absl::string_view text) {
+  const std::string temp = policy_path() + ".tmp";
+  if (absl::Status s = WriteFile(temp, text); !s.ok()) return s;
+  if (rename(temp.c_str(), policy_path().c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", temp, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> TestCertificates::UserTlsDir(const std::string& user) {
   if (absl::Status added = AddUser(user); !added.ok()) return added;
   const std::string home = absl::StrCat(dir(), "/home-", user);
@@ -154,9 +195,13 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Create(ClusterOption
   if (!data_dir.ok()) return data_dir.status();
   absl::StatusOr<TempDir> root = TempDir::Create(options.name + "-root");
   if (!root.ok()) return root.status();
-  return std::unique_ptr<LocalCluster>(
+  if (absl::Status s = certificates.CapabilityKeys().status(); !s.ok()) return s;  // authinteg
+  if (options.policy.empty()) options.policy = DefaultTestPolicy(options.user);
+  std::unique_ptr<LocalCluster> cluster(
       new LocalCluster(std::move(options), *std::move(data_dir), *std::move(root),
                        *std::move(user), *std::move(health)));
+  if (absl::Status s = cluster->SetPolicy(cluster->options_.policy); !s.ok()) return s;
+  return cluster;
 }
 
 absl::StatusOr<std::pair<std::unique_ptr<ManagedProcess>, std::string>>
@@ -167,6 +212,11 @@ LocalCluster::StartDaemon(ProcessOptions process, absl::string_view role,
        options_.certificates->Flags(absl::StrCat(options_.cluster, "-", role))) {
     process.args.push_back(std::move(flag));
   }
+  // authinteg: every daemon enforces this cluster's policy and the shared keys.
+  process.args.push_back("--policy=" + policy_path());
+  absl::StatusOr<std::string> keys = options_.certificates->CapabilityKeys();
+  if (!keys.ok()) return keys.status();
+  process.args.push_back("--capability_keys=" + *keys);
   process.args.insert(process.args.end(), extra_flags.begin(), extra_flags.end());
   process.port_file = true;
   process.health_credentials = health_credentials_;

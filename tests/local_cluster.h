@@ -88,6 +88,9 @@ class TestCertificates {
   absl::Status AddCluster(const std::string& cluster) { return Generate({"--cluster", cluster}); }
   // user-<user>.
   absl::Status AddUser(const std::string& user) { return Generate({"--user", user}); }
+  // authinteg: the capability key file every process of the test shares (made once,
+  // 0600, one random signing key), for --capability_keys.
+  absl::StatusOr<std::string> CapabilityKeys();
 
   const std::string& dir() const { return dir_.path(); }
   // The CA and certificate `name` (gen-certs.sh's file name without .pem).
@@ -121,7 +124,14 @@ struct ClusterOptions {
   std::vector<std::string> copyd_flags;
   // How long a process may take to serve (port file, then grpc health SERVING).
   absl::Duration start_timeout = absl::Seconds(30);
+  // authinteg: the policy textproto of this cluster's processes (--policy); empty:
+  // DefaultTestPolicy(user).
+  std::string policy;
 };
+
+// authinteg: `user` may READ and WRITE everything in clusters local, a, b and c, and
+// is an admin: what the end-to-end tests that are not about authorization need.
+std::string DefaultTestPolicy(const std::string& user);
 
 class LocalCluster {
  public:
@@ -162,6 +172,10 @@ class LocalCluster {
   int controller_port() const { return controller_port_; }
   // The running controller process, or null.
   harness::ManagedProcess* controller() { return controller_.get(); }
+  // authinteg: the file given as --policy to this cluster's processes. Replace it with
+  // SetPolicy, then signal SIGHUP to the process that should reload it.
+  std::string policy_path() const;
+  absl::Status SetPolicy(absl::string_view text);
   // Valid once StartController succeeded; follows restarts.
   v1::CopyService::Stub& copy_service() { return *copy_service_; }
 
