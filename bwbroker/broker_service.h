@@ -2,7 +2,10 @@
 // a thin adapter on the callback API. Every status conversion happens here
 // (common/grpc_status.h); the rules (validation, leases, recompute) are Broker's.
 //
-// Identity: until mTLS arrives (auth issue) any caller may report for any client_id.
+// Identity: every call must come from a controller, ferry://cluster/<any>/controller
+// (common/peer_role.h): PERMISSION_DENIED naming the caller otherwise, UNAUTHENTICATED
+// without a ferry identity; the unsafe plaintext mode's ferry://anonymous passes. A
+// controller may report for any client_id (it names itself "controller/<cluster>").
 //
 // Thread safety: gRPC calls it from its callback threads; Broker serializes. The broker
 // must outlive the server.

@@ -32,7 +32,7 @@ wait_for() {
 cat >"$work/config.textproto" <<'CONFIG'
 links { source_cluster: "a" destination_cluster: "b" capacity_bytes_per_second: 1000 }
 CONFIG
-"$bin" --config="$work/config.textproto" --port_file="$work/port" \
+"$bin" --config="$work/config.textproto" --port_file="$work/port" --insecure_plaintext_unsafe \
   --metrics_listen=127.0.0.1:0 --metrics_port_file="$work/metrics_port" 2>"$work/log" &
 pid=$!
 wait_for "$work/port"
@@ -59,6 +59,12 @@ status=$?
 [ "$status" -eq 2 ] || fail "bad config: exit status $status, want 2"
 grep -q 'links\[0\].capacity_bytes_per_second' "$work/bad.log" ||
   fail "bad config: the error does not name the field: $(cat "$work/bad.log")"
+
+"$bin" --config="$work/config.textproto" 2>"$work/notls.log"
+status=$?
+[ "$status" -eq 2 ] || fail "no certificates: exit status $status, want 2"
+grep -q -- "--tls_cert" "$work/notls.log" ||
+  fail "no certificates: the error does not name the flags: $(cat "$work/notls.log")"
 
 "$bin" 2>"$work/none.log"
 status=$?

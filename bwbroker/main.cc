@@ -1,6 +1,8 @@
 // bwbroker: the bandwidth broker. Serves BandwidthBroker (proto/bandwidth_broker.proto)
 // to the controllers' bwclients, allocating the links of --config by weighted max-min
-// fairness; its state is soft (rebuilt from the next reports after a restart).
+// fairness; its state is soft (rebuilt from the next reports after a restart). Served
+// over mTLS with the certificate of --tls_cert (common/server_util.h); only
+// controllers may call it (broker_service.h).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -53,6 +55,12 @@ int Run() {
     LOG(ERROR) << config.status();
     return 2;
   }
+  // Before anything is served: a broker without its certificates must not start.
+  absl::StatusOr<DaemonCredentials> credentials = DaemonCredentialsFromFlags();
+  if (!credentials.ok()) {
+    LOG(ERROR) << credentials.status();
+    return 2;
+  }
   RealClock clock;
   std::unique_ptr<BrokerMetrics> metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -71,7 +79,7 @@ int Run() {
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;
   int port = 0;
-  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), &port);
+  AddListeningPort(builder, absl::GetFlag(FLAGS_listen), credentials->server, &port);
   builder.RegisterService(&service);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       StartServer(builder, &port, absl::GetFlag(FLAGS_listen));
@@ -99,7 +107,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
-                    "bwbroker --config=FILE [--listen=HOST:PORT] [--port_file=FILE] "
+                    "bwbroker --config=FILE --tls_ca=FILE --tls_cert=FILE --tls_key=FILE "
+                    "[--listen=HOST:PORT] [--port_file=FILE] "
                     "[--metrics_listen=HOST:PORT] [--metrics_port_file=FILE]");
   return ferry::bwbroker::Run();
 }
