@@ -7,10 +7,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "auth/audit.h"
+#include "auth/daemon_auth.h"
 #include "common/clock.h"
 #include "common/peer_checked_data_service.h"
 #include "common/process.h"
 #include "common/server_util.h"
+#include "copyd/capability_checked_data_service.h"
 #include "copyd/data_service.h"
 #include "copyd/fault_hooks.h"
 #include "copyd/file_copier.h"
@@ -48,6 +51,13 @@ int Run() {
     LOG(ERROR) << "--controller and --root are required";
     return 2;
   }
+  // authinteg: --policy and --capability_keys, and their SIGHUP reloader, before any
+  // other thread (auth/daemon_auth.h).
+  absl::StatusOr<auth::DaemonAuth> daemon_auth = auth::DaemonAuthFromFlags();
+  if (!daemon_auth.ok()) {
+    LOG(ERROR) << daemon_auth.status();
+    return 2;
+  }
   absl::StatusOr<DaemonCredentials> credentials = DaemonCredentialsFromFlags();
   if (!credentials.ok()) {
     LOG(ERROR) << credentials.status();
@@ -64,8 +74,18 @@ int Run() {
     return 2;
   }
   DataServiceImpl data_service(fs->get(), *std::move(block_hook));
+  // authinteg: requests need a capability and this cluster's policy (unless unsafe
+  // mode left --capability_keys out).
+  RealClock data_clock;
+  auth::GlogAuditSink audit_sink;
+  const DataRequestAuthorizer data_authorizer(daemon_auth->keys.get(),
+                                              daemon_auth->policy.get(), &audit_sink,
+                                              &data_clock, absl::GetFlag(FLAGS_cluster));
+  CapabilityCheckedDataService capability_checked(&data_authorizer, &data_service);
+  v1::DataService::CallbackService* served = &data_service;
+  if (daemon_auth->keys != nullptr) served = &capability_checked;
   // Only ferry processes (ferry://cluster/...) reach it; see common/peer_role.h.
-  PeerCheckedDataService checked_data_service(&data_service);
+  PeerCheckedDataService checked_data_service(served);
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -132,7 +152,8 @@ int Run() {
 int main(int argc, char** argv) {
   ferry::InitDaemon(argc, argv,
                     "copyd --controller=HOST:PORT --root=DIR --tls_ca=FILE "
-                    "--tls_cert=FILE --tls_key=FILE [--cluster=NAME] "
+                    "--tls_cert=FILE --tls_key=FILE --policy=FILE "
+                    "--capability_keys=FILE [--cluster=NAME] "
                     "[--listen=HOST:PORT] [--port_file=FILE]");
   return ferry::copyd::Run();
 }
