@@ -19,11 +19,13 @@
 #include "absl/synchronization/notification.h"
 #include "auth/audit.h"
 #include "auth/daemon_auth.h"
+#include "bwclient/grpc_bandwidth_client.h"
 #include "common/clock.h"
 #include "common/location.h"
 #include "common/process.h"
 #include "common/server_util.h"
 #include "controller/authorizer_hooks.h"
+#include "controller/bandwidth_manager.h"
 #include "controller/metrics.h"
 #include "controller/planning_loop.h"
 #include "controller/services.h"
@@ -31,6 +33,7 @@
 #include "controller/store.h"
 #include "controller/transfer_manager.h"
 #include "glog/logging.h"
+#include "grpcpp/create_channel.h"
 
 ABSL_FLAG(std::string, cluster, "local", "Name of the cluster this controller owns.");
 ABSL_FLAG(std::string, peer, "",
@@ -67,6 +70,15 @@ ABSL_FLAG(std::string, metrics_port_file, "", "Write the bound metrics port here
 ABSL_FLAG(std::vector<std::string>, user_weights, {},
           "Fair-share weights within a priority class, e.g. alice=2,bob=1 (default 1): a "
           "user name stands for ferry://user/<name>; a principal URI is taken as is.");
+ABSL_FLAG(std::string, bwbroker, "",
+          "HOST:PORT of the bandwidth broker (bwbroker), reached over this daemon's mTLS "
+          "channel; empty: no broker and no rate limits.");
+ABSL_FLAG(double, bandwidth_floor, 1 << 20,
+          "Bytes/s a flow group gets when the broker has not granted it anything (or its "
+          "lease ended and the last grant was higher): the fail-static floor.");
+ABSL_FLAG(double, bandwidth_task_ceiling, 1e9,
+          "Demand of one leased task in bytes/s: a flow group asks the broker for its "
+          "leased tasks times this.");
 
 namespace ferry::controller {
 namespace {
@@ -139,6 +151,43 @@ absl::StatusOr<uint64_t> ParseChunkSize(absl::string_view text) {
   return count * unit;
 }
 
+// bwint: what talks to --bwbroker (see controller/bandwidth_manager.h); all null
+// without a broker.
+struct Bandwidth {
+  std::unique_ptr<v1::BandwidthBroker::Stub> stub;
+  std::unique_ptr<bwclient::GrpcBandwidthClient> client;
+  std::unique_ptr<BandwidthManager> manager;
+};
+
+absl::StatusOr<std::unique_ptr<Bandwidth>> StartBandwidthFromFlags(
+    const std::string& cluster, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    const Clock* clock) {
+  auto bandwidth = std::make_unique<Bandwidth>();
+  const std::string broker = absl::GetFlag(FLAGS_bwbroker);
+  if (broker.empty()) return bandwidth;
+  const BandwidthOptions options{absl::GetFlag(FLAGS_bandwidth_task_ceiling)};
+  if (absl::Status s = BandwidthManager::Validate(options); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--bandwidth_task_ceiling: ", s.message()));
+  }
+  bwclient::GrpcBandwidthClientOptions client_options;
+  client_options.client_id = absl::StrCat("controller/", cluster);
+  client_options.floor_bytes_per_second = absl::GetFlag(FLAGS_bandwidth_floor);
+  bandwidth->stub = v1::BandwidthBroker::NewStub(grpc::CreateCustomChannel(
+      broker, credentials, bwclient::BrokerChannelArguments(client_options)));
+  absl::StatusOr<std::unique_ptr<bwclient::GrpcBandwidthClient>> client =
+      bwclient::GrpcBandwidthClient::Create(bandwidth->stub.get(), clock, client_options);
+  if (!client.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bandwidth_floor (or --cluster): ", client.status().message()));
+  }
+  bandwidth->client = *std::move(client);
+  bandwidth->client->Start();
+  bandwidth->manager = std::make_unique<BandwidthManager>(bandwidth->client.get(), options);
+  LOG(INFO) << "bandwidth from broker " << broker << ", floor "
+            << client_options.floor_bytes_per_second << " bytes/s per flow group";
+  return bandwidth;
+}
+
 absl::StatusOr<ManagerOptions> OptionsFromFlags() {
   ManagerOptions options;
   absl::StatusOr<uint64_t> chunk_bytes = ParseChunkSize(absl::GetFlag(FLAGS_chunk_size));
@@ -202,6 +251,13 @@ int Run() {
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   std::unique_ptr<ControllerMetrics> metrics;
   if (!metrics_listen.empty()) metrics = std::make_unique<ControllerMetrics>(&clock);
+  absl::StatusOr<std::unique_ptr<Bandwidth>> bandwidth =  // bwint
+      StartBandwidthFromFlags(options->cluster, credentials->channel, &clock);
+  if (!bandwidth.ok()) {  // bwint
+    LOG(ERROR) << bandwidth.status();
+    return 2;
+  }
+  options->bandwidth = (*bandwidth)->manager.get();  // bwint
   // The observer sees the recovery events, so ferry_transfers starts out complete.
   TransferManager manager(store->get(), &clock, *std::move(options), metrics.get());
   if (absl::Status s = manager.Recover(); !s.ok()) {
