@@ -79,7 +79,9 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
     }
   }
   std::vector<PendingCommit> pending;
-  Context context{&task, abort, bytes_done, source};
+  ThrottledChunkSource throttled(source, remote ? options_.rate_limiter : nullptr,
+                                 task.flow_group());
+  Context context{&task, abort, bytes_done, &throttled};
   if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   // Many small files: one syncfs before the renames and one after beat an fsync of
   // every file and directory by far (rsync -a + sync is the yardstick).

@@ -59,6 +59,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "copyd/chunk_source.h"
+#include "copyd/throttled_chunk_source.h"
 #include "proto/worker_service.pb.h"
 #include "storage/file_system.h"
 
@@ -73,6 +74,9 @@ struct CopierOptions {
   // Within one root, bytes copied in the kernel (copy_file_range) between checks for an
   // abort; tests make it small.
   uint64_t local_copy_piece = LocalChunkSource::kCopyPiece;
+  // Remote reads pay their task's flow-group rate here (shared by every copier of the
+  // process, rates from heartbeats); null: never throttled. Not owned.
+  RateLimiter* rate_limiter = nullptr;
 };
 
 class FileCopier {
