@@ -45,6 +45,15 @@ tools/gen-certs.sh "$CERTS" --cluster local --user demo >"$DEMO/logs/gen-certs.l
 tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
   tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
 }
+# The capability keys every daemon shares and the cluster's policy: user demo reads and
+# writes the whole cluster and is an admin (auth/README.md).
+tools/gen-keys.sh "$CERTS/capability.keys" >>"$DEMO/logs/gen-certs.log"
+cat >"$CERTS/policy.textproto" <<'POLICY'
+grants { principals: "ferry://user/demo" cluster: "local" path_prefix: "/"
+         permissions: [PERMISSION_READ, PERMISSION_WRITE] }
+admin_principals: "ferry://user/demo"
+POLICY
+auth=(--policy="$CERTS/policy.textproto" --capability_keys="$CERTS/capability.keys")
 # What a person keeps: the CA and their own certificate and key, found by FERRY_TLS_DIR.
 export FERRY_TLS_DIR=$DEMO/tls
 mkdir -m 700 "$FERRY_TLS_DIR"
@@ -78,7 +87,7 @@ wait_port() {  # wait_port FILE: prints the port once the server wrote it
 say "starting the controller (RocksDB in $DEMO/controller-data)"
 tls_flags local-controller
 setsid "$DEMO/run/controller" --cluster=local --data_dir="$DEMO/controller-data" \
-  --listen=127.0.0.1:0 --port_file="$DEMO/run/controller.port" "${tls[@]}" \
+  --listen=127.0.0.1:0 --port_file="$DEMO/run/controller.port" "${tls[@]}" "${auth[@]}" \
   >"$DEMO/logs/controller.log" 2>&1 &
 pids+=($!)
 CONTROLLER=127.0.0.1:$(wait_port "$DEMO/run/controller.port")
@@ -88,7 +97,8 @@ for i in 1 2; do
   tls_flags local-copyd
   setsid "$DEMO/run/copyd" --cluster=local --controller="$CONTROLLER" \
     --root="$DEMO/cluster-root" --name="copyd-$i" --listen=127.0.0.1:0 \
-    --port_file="$DEMO/run/copyd-$i.port" "${tls[@]}" >"$DEMO/logs/copyd-$i.log" 2>&1 &
+    --port_file="$DEMO/run/copyd-$i.port" "${tls[@]}" "${auth[@]}" \
+    >"$DEMO/logs/copyd-$i.log" 2>&1 &
   pids+=($!)
   wait_port "$DEMO/run/copyd-$i.port" >/dev/null
 done

@@ -85,6 +85,8 @@ done
 GEN_CERTS=${RUNFILES_DIR:-${TEST_SRCDIR:-$0.runfiles}}/ferry/tools/gen-certs.sh
 [[ -x "$GEN_CERTS" ]] || GEN_CERTS=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../gen-certs.sh
 [[ -x "$GEN_CERTS" ]] || { echo "copy_bench: tools/gen-certs.sh not found" >&2; exit 1; }
+GEN_KEYS=$(dirname "$GEN_CERTS")/gen-keys.sh
+[[ -x "$GEN_KEYS" ]] || { echo "copy_bench: tools/gen-keys.sh not found" >&2; exit 1; }
 
 parent=${parent:-${TEST_TMPDIR:-${TMPDIR:-/tmp}}}
 S=$(mktemp -d "$parent/copy_bench.XXXXXX")
@@ -128,12 +130,22 @@ CERTS=$S/certs
 tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
   tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
 }
+# Policy and capabilities on, as deployed: user bench reads and writes both clusters.
+"$GEN_KEYS" "$CERTS/capability.keys" >>"$LOGS/gen-certs.log"
+cat >"$CERTS/policy.textproto" <<'POLICY'
+grants { principals: "ferry://user/bench" cluster: "a" path_prefix: "/"
+         permissions: [PERMISSION_READ, PERMISSION_WRITE] }
+grants { principals: "ferry://user/bench" cluster: "b" path_prefix: "/"
+         permissions: [PERMISSION_READ, PERMISSION_WRITE] }
+admin_principals: "ferry://user/bench"
+POLICY
+auth=(--policy="$CERTS/policy.textproto" --capability_keys="$CERTS/capability.keys")
 # Not in $(...): pids must be recorded in this shell, so that cleanup stops them.
 start_controller() {  # start_controller NAME FLAGS...: sets port
   local name=$1; shift
   tls_flags "$name-controller"
   "$CONTROLLER_BIN" --cluster="$name" --data_dir="$S/db-$name" --listen=127.0.0.1:0 \
-    --port_file="$S/run/controller-$name.port" "${tls[@]}" "$@" \
+    --port_file="$S/run/controller-$name.port" "${tls[@]}" "${auth[@]}" "$@" \
     >"$LOGS/controller-$name.log" 2>&1 &
   pids+=($!)
   wait_port "$S/run/controller-$name.port" "$!"
@@ -142,7 +154,7 @@ start_copyd() {  # start_copyd CLUSTER CONTROLLER ROOT INDEX FLAGS...: pid in co
   local cluster=$1 controller=$2 root=$3 index=$4; shift 4
   tls_flags "$cluster-copyd"
   "$COPYD_BIN" --cluster="$cluster" --controller="$controller" --root="$root" \
-    --name="copyd-$cluster$index" --listen=127.0.0.1:0 "${tls[@]}" \
+    --name="copyd-$cluster$index" --listen=127.0.0.1:0 "${tls[@]}" "${auth[@]}" \
     --port_file="$S/run/copyd-$cluster$index.port" "$@" >"$LOGS/copyd-$cluster$index.log" 2>&1 &
   pids+=($!)
   copyd_pids+=($!)
