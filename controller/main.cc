@@ -79,6 +79,9 @@ ABSL_FLAG(double, bandwidth_floor, 1 << 20,
 ABSL_FLAG(double, bandwidth_task_ceiling, 1e9,
           "Demand of one leased task in bytes/s: a flow group asks the broker for its "
           "leased tasks times this.");
+ABSL_FLAG(absl::Duration, bandwidth_max_backoff, absl::Seconds(1),
+          "Longest wait between attempts to reach an unreachable broker (report loop and "
+          "channel reconnects), so a restarted broker is heard from within about this.");
 
 namespace ferry::controller {
 namespace {
@@ -172,13 +175,15 @@ absl::StatusOr<std::unique_ptr<Bandwidth>> StartBandwidthFromFlags(
   bwclient::GrpcBandwidthClientOptions client_options;
   client_options.client_id = absl::StrCat("controller/", cluster);
   client_options.floor_bytes_per_second = absl::GetFlag(FLAGS_bandwidth_floor);
+  client_options.max_backoff = absl::GetFlag(FLAGS_bandwidth_max_backoff);
   bandwidth->stub = v1::BandwidthBroker::NewStub(grpc::CreateCustomChannel(
       broker, credentials, bwclient::BrokerChannelArguments(client_options)));
   absl::StatusOr<std::unique_ptr<bwclient::GrpcBandwidthClient>> client =
       bwclient::GrpcBandwidthClient::Create(bandwidth->stub.get(), clock, client_options);
   if (!client.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--bandwidth_floor (or --cluster): ", client.status().message()));
+        absl::StrCat("--bandwidth_floor, --bandwidth_max_backoff (or --cluster): ",
+                     client.status().message()));
   }
   bandwidth->client = *std::move(client);
   bandwidth->client->Start();
