@@ -2,6 +2,7 @@
 // storage root (--root) and works for its cluster's controller (--controller). Every
 // channel, served or opened, is mTLS with the certificate of --tls_cert (see
 // common/server_util.h).
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,10 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound DataService port here onc
 ABSL_FLAG(std::string, name, "", "Stable worker name (default: copyd-<port>).");
 ABSL_FLAG(int, max_tasks, 2, "Tasks this copyd runs at once.");
 ABSL_FLAG(int, block_size_kib, 256, "Read/write block size in KiB.");
+ABSL_FLAG(int64_t, max_inflight_bytes, int64_t{512} << 20,
+          "Bytes the data path may hold at once over all running tasks (each: its block "
+          "buffer, one received block, gRPC's copy of it and a stream window); caps how "
+          "many of --max_tasks run at once.");
 ABSL_FLAG(absl::Duration, orphan_temp_age, absl::Hours(6),
           "Ferry temporary files not written for this long are orphans (of a killed "
           "copyd) and removed; must exceed the longest pause between a file's chunks.");
@@ -43,6 +48,9 @@ ABSL_FLAG(absl::Duration, orphan_sweep_interval, absl::Hours(6),
 
 namespace ferry::copyd {
 namespace {
+
+// gRPC's default HTTP/2 stream window grows with BDP probing up to about this.
+constexpr int64_t kStreamWindowBytes = 4 << 20;
 
 int Run() {
   const std::string controller = absl::GetFlag(FLAGS_controller);
@@ -109,7 +117,23 @@ int Run() {
   options.worker_name = absl::GetFlag(FLAGS_name).empty() ? absl::StrCat("copyd-", port)
                                                            : absl::GetFlag(FLAGS_name);
   options.storage_root = root;
-  options.max_concurrent_tasks = absl::GetFlag(FLAGS_max_tasks);
+  // Memory is bounded by configuration, not by file sizes: each running task holds
+  // its block buffer, one received block message, gRPC's receive copy of the next one
+  // and a stream's flow-control window, whatever the size of the file it copies.
+  const int64_t block_bytes = int64_t{absl::GetFlag(FLAGS_block_size_kib)} << 10;
+  const int64_t per_task = block_bytes + 2 * int64_t{kRemoteBlockSize} + kStreamWindowBytes;
+  const int64_t tasks_in_budget = absl::GetFlag(FLAGS_max_inflight_bytes) / per_task;
+  if (tasks_in_budget < 1) {
+    LOG(ERROR) << "--max_inflight_bytes=" << absl::GetFlag(FLAGS_max_inflight_bytes)
+               << " is below what one task holds (" << per_task << " bytes)";
+    return 2;
+  }
+  options.max_concurrent_tasks =
+      static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_tasks), tasks_in_budget));
+  if (options.max_concurrent_tasks < absl::GetFlag(FLAGS_max_tasks)) {
+    LOG(WARNING) << "--max_inflight_bytes allows " << options.max_concurrent_tasks
+                 << " tasks at once, fewer than --max_tasks";
+  }
   CopierOptions copier_options;
   copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
   storage::FileSystem* file_system = fs->get();
