@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# A local ferry deployment on embedded defaults, and a real copy through it.
+# A local ferry deployment of two clusters on embedded defaults, and real copies.
 #
-#   tools/demo.sh          install, build, start a controller and two copyd on
-#                          127.0.0.1, generate a source tree, copy it with
-#                          `ferry cp -r`, verify it byte for byte, stop everything
-#   tools/demo.sh --keep   the same, but leave the deployment running and print how to
-#                          use and stop it
+#   tools/demo.sh          install, build, start clusters a and b on 127.0.0.1 (each a
+#                          controller and two copyd over its own storage root), generate a
+#                          source tree in a, copy it to b with `ferry cp -r a:/src b:/src`
+#                          (b's copyds pull from a's), copy it again within b, verify both
+#                          byte for byte with diff -r, print the timings, stop everything
+#   tools/demo.sh --keep   the same, but leave both clusters running and print how to use
+#                          and stop them
 #
-# Everything lives under one temporary directory (printed): the cluster's storage root,
-# the controller's RocksDB, the logs, and the certificates: every channel is mTLS, with a
-# CA, the processes' certificates and the user "demo"'s made by tools/gen-certs.sh (the
-# CLI finds the user's in FERRY_TLS_DIR).
+# Everything lives under one temporary directory (printed): each cluster's storage root
+# and controller RocksDB, the logs, the certificates (every channel is mTLS: a CA, the
+# processes' certificates and the user "demo"'s by tools/gen-certs.sh; the CLI finds the
+# user's in FERRY_TLS_DIR), the capability key both clusters share (tools/gen-keys.sh)
+# and the policy that lets user demo read and write both clusters.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,11 +23,12 @@ keep=0
 case "${1:-}" in
   --keep) keep=1 ;;
   "") ;;
-  -h | --help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h | --help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "usage: tools/demo.sh [--keep]" >&2; exit 2 ;;
 esac
 
 say() { printf '==> %s\n' "$*"; }
+seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 
 say "installing packages (tools/setup.sh)"
 tools/setup.sh
@@ -34,32 +38,35 @@ bazel build -c opt --ui_event_filters=-info,-stdout,-stderr --noshow_progress \
   //controller //copyd //tools/ferry
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
 DEMO=$(mktemp -d /tmp/ferry-demo.XXXXXX)
-mkdir -p "$DEMO/cluster-root" "$DEMO/controller-data" "$DEMO/logs" "$DEMO/run"
+mkdir -p "$DEMO/logs" "$DEMO/run"
 # Binaries are copied so the deployment keeps running whatever later builds do.
 cp "$BIN/controller/controller" "$BIN/copyd/copyd" "$BIN/tools/ferry/ferry" "$DEMO/run/"
 chmod u+w "$DEMO"/run/*
 
-say "making certificates (tools/gen-certs.sh: a CA, cluster local's processes, user demo)"
+say "making certificates (tools/gen-certs.sh: a CA, clusters a and b, user demo)"
 CERTS=$DEMO/certs
-tools/gen-certs.sh "$CERTS" --cluster local --user demo >"$DEMO/logs/gen-certs.log"
+tools/gen-certs.sh "$CERTS" --cluster a --cluster b --user demo >"$DEMO/logs/gen-certs.log"
 tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
   tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
 }
-# The capability keys every daemon shares and the cluster's policy: user demo reads and
-# writes the whole cluster and is an admin (auth/README.md).
-tools/gen-keys.sh "$CERTS/capability.keys" >>"$DEMO/logs/gen-certs.log"
-cat >"$CERTS/policy.textproto" <<'POLICY'
-grants { principals: "ferry://user/demo" cluster: "local" path_prefix: "/"
-         permissions: [PERMISSION_READ, PERMISSION_WRITE] }
-admin_principals: "ferry://user/demo"
-POLICY
-auth=(--policy="$CERTS/policy.textproto" --capability_keys="$CERTS/capability.keys")
 # What a person keeps: the CA and their own certificate and key, found by FERRY_TLS_DIR.
 export FERRY_TLS_DIR=$DEMO/tls
 mkdir -m 700 "$FERRY_TLS_DIR"
 cp "$CERTS/ca.pem" "$FERRY_TLS_DIR/ca.pem"
 cp "$CERTS/user-demo.pem" "$FERRY_TLS_DIR/user.pem"
 cp "$CERTS/user-demo.key" "$FERRY_TLS_DIR/user.key"
+
+say "making the capability key (tools/gen-keys.sh) and the policy (user demo: a and b)"
+# b's controller signs the capabilities b's copyds present to a's copyds: one key file.
+KEYS=$DEMO/run/capability.keys
+tools/gen-keys.sh "$KEYS" >"$DEMO/logs/gen-keys.log"
+POLICY=$DEMO/run/policy.textproto
+for cluster in a b; do
+  echo "grants { principals: \"ferry://user/demo\" cluster: \"$cluster\" path_prefix: \"/\"" \
+    "permissions: [PERMISSION_READ, PERMISSION_WRITE] }"
+done >"$POLICY"
+echo 'admin_principals: "ferry://user/demo"' >>"$POLICY"
+auth_flags=(--policy="$POLICY" --capability_keys="$KEYS")
 
 pids=()
 stop_all() {
@@ -84,28 +91,41 @@ wait_port() {  # wait_port FILE: prints the port once the server wrote it
   cat "$file"
 }
 
-say "starting the controller (RocksDB in $DEMO/controller-data)"
-tls_flags local-controller
-setsid "$DEMO/run/controller" --cluster=local --data_dir="$DEMO/controller-data" \
-  --listen=127.0.0.1:0 --port_file="$DEMO/run/controller.port" "${tls[@]}" "${auth[@]}" \
-  >"$DEMO/logs/controller.log" 2>&1 &
-pids+=($!)
-CONTROLLER=127.0.0.1:$(wait_port "$DEMO/run/controller.port")
-
-for i in 1 2; do
-  say "starting copyd-$i (storage root $DEMO/cluster-root)"
-  tls_flags local-copyd
-  setsid "$DEMO/run/copyd" --cluster=local --controller="$CONTROLLER" \
-    --root="$DEMO/cluster-root" --name="copyd-$i" --listen=127.0.0.1:0 \
-    --port_file="$DEMO/run/copyd-$i.port" "${tls[@]}" "${auth[@]}" \
-    >"$DEMO/logs/copyd-$i.log" 2>&1 &
+# start_cluster NAME [CONTROLLER FLAGS...]: a controller on $DEMO/NAME-controller-data
+# and copyd-1 and copyd-2 on $DEMO/NAME-root; sets controller (its address) and
+# copyds (the copyds' DataService addresses, comma-separated, for another's --peer).
+start_cluster() {
+  local name=$1; shift
+  mkdir -p "$DEMO/$name-root" "$DEMO/$name-controller-data"
+  say "starting cluster $name: controller (RocksDB in $DEMO/$name-controller-data)"
+  tls_flags "$name-controller"
+  setsid "$DEMO/run/controller" --cluster="$name" --data_dir="$DEMO/$name-controller-data" \
+    --listen=127.0.0.1:0 --port_file="$DEMO/run/$name-controller.port" "${tls[@]}" \
+    "${auth_flags[@]}" "$@" >"$DEMO/logs/$name-controller.log" 2>&1 &
   pids+=($!)
-  wait_port "$DEMO/run/copyd-$i.port" >/dev/null
-done
+  controller=127.0.0.1:$(wait_port "$DEMO/run/$name-controller.port")
+  copyds=""
+  tls_flags "$name-copyd"
+  for i in 1 2; do
+    say "starting cluster $name: copyd-$i (storage root $DEMO/$name-root)"
+    setsid "$DEMO/run/copyd" --cluster="$name" --controller="$controller" \
+      --root="$DEMO/$name-root" --name="$name-copyd-$i" --listen=127.0.0.1:0 \
+      --port_file="$DEMO/run/$name-copyd-$i.port" "${tls[@]}" "${auth_flags[@]}" \
+      >"$DEMO/logs/$name-copyd-$i.log" 2>&1 &
+    pids+=($!)
+    copyds+="${copyds:+,}127.0.0.1:$(wait_port "$DEMO/run/$name-copyd-$i.port")"
+  done
+}
+
+start_cluster a
+A_CONTROLLER=$controller A_COPYDS=$copyds
+# b owns the copies from a (pull): it lists and reads a through a's copyds.
+start_cluster b --peer=a="$A_COPYDS"
+B_CONTROLLER=$controller
 printf '%s\n' "${pids[@]}" >"$DEMO/run/pids"
 
-say "generating a source tree in $DEMO/cluster-root/src"
-SRC="$DEMO/cluster-root/src"
+SRC="$DEMO/a-root/src"
+say "generating a source tree in cluster a: $SRC"
 mkdir -p "$SRC"
 for d in $(seq 1 12); do
   mkdir -p "$SRC/project-$d/data/part-$((d % 3))"
@@ -115,35 +135,54 @@ for d in $(seq 1 12); do
   echo "readme of project $d" >"$SRC/project-$d/README"
 done
 : >"$SRC/empty-file"
-mkdir -p "$SRC/empty-dir" "$SRC/a/b/c/d/e/f/g/h"
+mkdir -p "$SRC/empty-dir" "$SRC/a/b/c/d/e/f/g/h" "$SRC/name with spaces"
 echo "deep" >"$SRC/a/b/c/d/e/f/g/h/deep.txt"
+echo "spaces" >"$SRC/name with spaces/file one"
 head -c $((100 << 20)) /dev/urandom >"$SRC/big-100MiB.bin"
+# A sparse file: 64 MiB with 1 MiB of data in the middle; its holes stay holes.
+truncate -s 64M "$SRC/sparse-64MiB.bin"
+head -c $((1 << 20)) /dev/urandom | dd of="$SRC/sparse-64MiB.bin" bs=1M seek=32 conv=notrunc \
+  status=none
 ln -s project-1/README "$SRC/readme-link"
 files=$(find "$SRC" | wc -l)
-say "source: $files entries, $(du -sh "$SRC" | cut -f1)"
+say "source: $files entries, $(du -sh --apparent-size "$SRC" | cut -f1)"
 
-say "copying over mTLS as ferry://user/demo: ferry cp -r local:/src local:/dst"
-start=$(date +%s.%N)
-"$DEMO/run/ferry" --controller="$CONTROLLER" cp -r local:/src local:/dst
-end=$(date +%s.%N)
-elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-
-say "verifying byte for byte (diff -r --no-dereference)"
-diff -r --no-dereference "$SRC" "$DEMO/cluster-root/dst"
-say "identical: $files entries copied in ${elapsed} s (wall clock of ferry cp)"
-echo "    logs:          $DEMO/logs"
-echo "    storage root:  $DEMO/cluster-root"
-echo "    controller db: $DEMO/controller-data"
-echo "    certificates:  $CERTS (CA and processes), $FERRY_TLS_DIR (user demo)"
+# copy_and_check FROM TO DIR: `ferry cp -r FROM TO` through b's controller as
+# ferry://user/demo, then diff -r of the source tree and DIR (TO's files); adds the
+# wall clock of ferry cp to timings.
+copy_and_check() {
+  local from=$1 to=$2 copy=$3 start elapsed
+  say "copying over mTLS as ferry://user/demo: ferry cp -r $from $to"
+  start=$(date +%s.%N)
+  "$DEMO/run/ferry" --controller="$B_CONTROLLER" cp -r "$from" "$to"
+  elapsed=$(seconds_since "$start")
+  say "verifying byte for byte (diff -r --no-dereference $SRC $copy)"
+  diff -r --no-dereference "$SRC" "$copy"
+  timings+=("$(printf '%-28s %s s' "$from -> $to:" "$elapsed")")
+}
+timings=()
+copy_and_check a:/src b:/src "$DEMO/b-root/src"
+copy_and_check b:/src b:/copy "$DEMO/b-root/copy"
+say "identical: $files entries each time; wall clock of ferry cp (100 MiB + sparse + ~330 files):"
+printf '    %s\n' "${timings[@]}"
+echo "    sparse file: $(du -k "$DEMO/b-root/src/sparse-64MiB.bin" | cut -f1) KiB allocated in b" \
+  "of 65536 KiB"
+echo "    logs:            $DEMO/logs"
+echo "    storage roots:   $DEMO/a-root, $DEMO/b-root"
+echo "    controller dbs:  $DEMO/a-controller-data, $DEMO/b-controller-data"
+echo "    certificates:    $CERTS (CA and processes), $FERRY_TLS_DIR (user demo)"
+echo "    policy and key:  $POLICY, $KEYS"
 
 if ((keep)); then
   cat <<USAGE
 
-The deployment keeps running, mTLS only. To use it:
-    export FERRY_CONTROLLER=$CONTROLLER FERRY_TLS_DIR=$FERRY_TLS_DIR
-    $DEMO/run/ferry cp -r local:/src local:/another-copy
+Both clusters keep running, mTLS only. Cluster b's controller owns copies into b (from a
+or within b); cluster a's owns copies within a. To use them:
+    export FERRY_CONTROLLER=$B_CONTROLLER FERRY_TLS_DIR=$FERRY_TLS_DIR
+    $DEMO/run/ferry cp -r a:/src b:/another-copy
     $DEMO/run/ferry status <transfer id>
-To stop it:
+    $DEMO/run/ferry --controller=$A_CONTROLLER cp -r a:/src a:/copy
+To stop them:
     kill \$(cat $DEMO/run/pids)
 USAGE
 else
