@@ -13,9 +13,10 @@
 // Streams keep one write outstanding and reuse one message buffer, so memory per
 // stream is one block (ReadChunk) or one page of entries (List).
 //
-// Authorization: requests carry a Capability, which is not checked yet (the auth issue
-// adds the check before any storage access); until then this service must only listen
-// on addresses reachable by the cluster's own processes.
+// Authorization: this class checks nothing itself; copyd serves it behind
+// CapabilityCheckedDataService (capability_checked_data_service.h: the request's
+// Capability and this cluster's policy, before any storage access) inside
+// common/peer_checked_data_service.h.
 //
 // Thread safety: gRPC calls it from many threads; `fs` must be thread-safe.
 #ifndef FERRY_COPYD_DATA_SERVICE_H_
