@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,8 +56,9 @@ class WorkerTest : public ::testing::Test {
     if (worker_ != nullptr) worker_->Stop();
   }
 
-  void StartWorker(int max_concurrent_tasks = 2) {
+  void StartWorker(int max_concurrent_tasks = 2, RateLimiter* rate_limiter = nullptr) {
     WorkerOptions options;
+    options.rate_limiter = rate_limiter;
     options.worker_name = "copyd-test";
     options.cluster = "local";
     options.data_address = "127.0.0.1:7777";
@@ -127,6 +129,7 @@ class WorkerTest : public ::testing::Test {
         response->add_abort_task_ids(running.task_id());
       }
     }
+    *response->mutable_rate_limits() = rate_limits_;
     return grpc::Status::OK;
   }
 
@@ -204,6 +207,7 @@ class WorkerTest : public ::testing::Test {
   std::deque<v1::Task> queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> forgotten_ ABSL_GUARDED_BY(mu_);  // Worker ids; NOT_FOUND.
   std::set<std::string> to_abort_ ABSL_GUARDED_BY(mu_);   // Task ids.
+  google::protobuf::RepeatedPtrField<v1::RateLimit> rate_limits_ ABSL_GUARDED_BY(mu_);
   int report_failures_ ABSL_GUARDED_BY(mu_) = 0;          // UNAVAILABLE before OK.
   // What the controller saw.
   int issued_ids_ ABSL_GUARDED_BY(mu_) = 0;
@@ -370,6 +374,35 @@ TEST_F(WorkerTest, AbortFromHeartbeatStopsOnlyThatTaskAndItIsNotReported) {
   ASSERT_EQ(reports_.size(), 1u);
   EXPECT_EQ(reports_[0].reports(0).task_id(), "t-2");
   EXPECT_EQ(aborted_.count("t-2"), 0u);
+}
+
+TEST_F(WorkerTest, HeartbeatRateLimitsReachTheRateLimiter) {
+  RateLimiter limiter(&clock_);
+  // The worker must stop before the limiter goes, also when an assertion fails.
+  const auto stop_worker = [this] {
+    if (worker_ != nullptr) worker_->Stop();
+  };
+  struct StopOnExit {
+    std::function<void()> stop;
+    ~StopOnExit() { stop(); }
+  } stop_on_exit{stop_worker};
+  {
+    absl::MutexLock lock(&mu_);
+    v1::RateLimit* limit = rate_limits_.Add();
+    limit->set_flow_group("a->local/2/alice");
+    limit->set_bytes_per_second(5e6);
+  }
+  StartWorker(/*max_concurrent_tasks=*/1, &limiter);
+  // The loop applies an answer before it sends the next heartbeat.
+  ASSERT_TRUE(WaitUntil([this] { return heartbeats_.size() >= 2; }));
+  EXPECT_EQ(limiter.RateOf("a->local/2/alice"), 5e6);
+  {
+    absl::MutexLock lock(&mu_);
+    rate_limits_.Mutable(0)->set_bytes_per_second(0);  // No limit any more.
+  }
+  ASSERT_TRUE(WaitUntil([this] { return heartbeats_.size() >= 4; }));
+  worker_->Stop();
+  EXPECT_EQ(limiter.RateOf("a->local/2/alice"), 0);
 }
 
 TEST_F(WorkerTest, StopJoinsPromptlyWhenIdle) {
