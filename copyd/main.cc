@@ -19,10 +19,10 @@
 #include "copyd/fault_hooks.h"
 #include "copyd/file_copier.h"
 #include "copyd/orphan_sweeper.h"
+#include "copyd/rate_limiter.h"
 #include "copyd/worker.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
-#include "copyd/rate_limiter.h"
 #include "storage/posix_file_system.h"
 
 ABSL_FLAG(std::string, controller, "", "host:port of this cluster's controller (required).");
@@ -134,7 +134,11 @@ int Run() {
     LOG(WARNING) << "--max_inflight_bytes allows " << options.max_concurrent_tasks
                  << " tasks at once, fewer than --max_tasks";
   }
+  // Flow-group rates from the controller's heartbeats, shared by every executor.
+  RateLimiter rate_limiter(&clock);
+  options.rate_limiter = &rate_limiter;
   CopierOptions copier_options;
+  copier_options.rate_limiter = &rate_limiter;
   copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
   storage::FileSystem* file_system = fs->get();
   // Channels to other clusters' copyds, shared by all executors (pull).
@@ -157,11 +161,7 @@ int Run() {
   }
   LOG(INFO) << "copyd " << options.worker_name << " serving " << root << " on port " << port
             << " for controller " << controller;
-  // Flow-group rates from the controller's heartbeats, shared by every executor.
-  RateLimiter rate_limiter(&clock);
-  options.rate_limiter = &rate_limiter;
 
-  copier_options.rate_limiter = &rate_limiter;
   const int signal_number = WaitForTerminationSignal();
   LOG(INFO) << "signal " << signal_number << ": shutting down";
   sweeper.Stop();
