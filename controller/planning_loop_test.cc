@@ -8,6 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "auth/capability.h"
+#include "auth/key_ring.h"
 #include "controller/test_util.h"
 #include "gtest/gtest.h"
 
@@ -292,6 +294,50 @@ TEST_F(PlanningLoopTest, CancelDuringListingStopsPlanningWithoutFailing) {
   EXPECT_EQ(transfer.state(), v1::TRANSFER_STATE_CANCELLED);
   EXPECT_EQ(transfer.progress().files_total(), 4);  // The root and the first page.
   EXPECT_TRUE(Lease(worker).empty());
+}
+
+// authinteg: the planning Stat and List carry a LIST capability of the source root,
+// signed for the transfer's user and audience the source cluster.
+class CapturingLister : public FakeSourceLister {
+ public:
+  absl::StatusOr<v1::FileInfo> StatWith(const std::string& address, const std::string& path,
+                                        const v1::Capability& capability) override {
+    capabilities.push_back(capability);
+    return Stat(address, path);
+  }
+  absl::Status ListWith(const std::string& address, const std::string& path,
+                        const std::string& cursor, const v1::Capability& capability,
+                        const PageCallback& on_page) override {
+    capabilities.push_back(capability);
+    return List(address, path, cursor, on_page);
+  }
+  std::vector<v1::Capability> capabilities;
+};
+
+TEST_F(PlanningLoopTest, PlanningCallsCarryAListCapabilityOfTheSourceRoot) {
+  absl::StatusOr<std::shared_ptr<const auth::KeySet>> keys =
+      auth::KeySet::Parse(absl::StrCat("k1 ", std::string(64, '9'), " signing\n"), "test");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  std::unique_ptr<auth::KeyRing> ring = auth::KeyRing::FromKeySet(*keys);
+  const CapabilityIssuer issuer(ring.get(), &clock_, testing::kCluster, absl::Minutes(2));
+  CapturingLister lister;
+  lister.entries = lister_.entries;
+  RegisterWorker();
+  absl::StatusOr<v1::Transfer> created =
+      manager_->CreateTransfer("ferry://user/alice", CopyRequest("r1", "/src", "/dst"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  PlanningLoop loop(manager_.get(), &lister, &clock_, &issuer);
+  EXPECT_EQ(loop.PlanOnce(created->id()), PlanningLoop::Outcome::kDone);
+  ASSERT_EQ(lister.capabilities.size(), 2u);  // The root's Stat, then the List.
+  for (const v1::Capability& capability : lister.capabilities) {
+    absl::StatusOr<v1::CapabilityClaims> claims =
+        auth::Verify(*ring, capability, clock_.Now(), testing::kCluster);
+    ASSERT_TRUE(claims.ok()) << claims.status();
+    EXPECT_EQ(claims->operation(), v1::CAPABILITY_OPERATION_LIST);
+    EXPECT_EQ(claims->path(), "/src");
+    EXPECT_EQ(claims->user(), "ferry://user/alice");
+    EXPECT_EQ(claims->transfer_id(), created->id());
+  }
 }
 
 }  // namespace
