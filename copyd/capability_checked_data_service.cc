@@ -26,6 +26,18 @@ absl::Status DataRequestAuthorizer::CheckReadChunk(const v1::ReadChunkRequest& r
                request.length());
 }
 
+absl::Status DataRequestAuthorizer::CheckReadFiles(const v1::ReadFilesRequest& request) const {
+  for (const v1::FileRead& file : request.files()) {
+    const bool planned = file.expected_size() != 0 || file.expected_mtime_ns() != 0;
+    if (absl::Status s = Check(Verb::kReadChunk, file.capability(), file.path(), 0,
+                               planned ? file.expected_size() : 0);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DataRequestAuthorizer::CheckStat(const v1::StatRequest& request) const {
   return Check(Verb::kStat, request.capability(), request.path(), 0, 0);
 }
@@ -72,6 +84,14 @@ grpc::ServerWriteReactor<v1::DataBlock>* CapabilityCheckedDataService::ReadChunk
     return RefuseStream<v1::DataBlock>(status);
   }
   return inner_->ReadChunk(context, request);
+}
+
+grpc::ServerWriteReactor<v1::DataBlock>* CapabilityCheckedDataService::ReadFiles(
+    grpc::CallbackServerContext* context, const v1::ReadFilesRequest* request) {
+  if (absl::Status status = authorizer_->CheckReadFiles(*request); !status.ok()) {
+    return RefuseStream<v1::DataBlock>(status);
+  }
+  return inner_->ReadFiles(context, request);
 }
 
 grpc::ServerUnaryReactor* CapabilityCheckedDataService::Stat(

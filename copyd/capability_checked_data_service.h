@@ -3,7 +3,8 @@
 //   1. verifies under this copyd's key ring, has not expired and names this cluster as
 //      its audience (else UNAUTHENTICATED),
 //   2. covers the request: ReadChunk needs READ of exactly the path with the whole
-//      requested range inside the signed one; Stat needs READ of the path or LIST at
+//      requested range inside the signed one (ReadFiles: each file's own capability,
+//      for the whole file); Stat needs READ of the path or LIST at
 //      or above it; List needs LIST at or above the path (else PERMISSION_DENIED;
 //      INVALID_ARGUMENT for a path that is not absolute and normalized), and
 //   3. names a user to whom this cluster's own policy grants READ on the path (defence
@@ -47,6 +48,10 @@ class DataRequestAuthorizer {
                         auth::AuditSink* audit, const Clock* clock, std::string cluster);
 
   absl::Status CheckReadChunk(const v1::ReadChunkRequest& request) const;
+  // Each file as a ReadChunk of the whole file: [0, expected_size) when the planned
+  // stat is given (the server refuses a file of another size), else to end of file.
+  // The first refusal refuses the whole request.
+  absl::Status CheckReadFiles(const v1::ReadFilesRequest& request) const;
   absl::Status CheckStat(const v1::StatRequest& request) const;
   absl::Status CheckList(const v1::ListRequest& request) const;
 
@@ -72,6 +77,8 @@ class CapabilityCheckedDataService final : public v1::DataService::CallbackServi
 
   grpc::ServerWriteReactor<v1::DataBlock>* ReadChunk(grpc::CallbackServerContext* context,
                                                      const v1::ReadChunkRequest* request) override;
+  grpc::ServerWriteReactor<v1::DataBlock>* ReadFiles(grpc::CallbackServerContext* context,
+                                                     const v1::ReadFilesRequest* request) override;
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
                                  const v1::StatRequest* request, v1::FileInfo* response) override;
   grpc::ServerWriteReactor<v1::ListResponse>* List(grpc::CallbackServerContext* context,

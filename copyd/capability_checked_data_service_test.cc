@@ -348,5 +348,66 @@ TEST_F(CapabilityCheckedDataServiceTest, DenialTable) {
   }
 }
 
+// ReadFiles: every file needs its own capability for the whole file; one refusal
+// refuses the request before anything is read.
+TEST_F(CapabilityCheckedDataServiceTest, ReadFilesNeedsACapabilityForEachWholeFile) {
+  const uint64_t size = sizeof(kContent) - 1;
+  auto read_files = [&](const std::vector<std::pair<std::string, v1::Capability>>& files,
+                        int* received) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::ReadFilesRequest request;
+    for (const auto& [path, capability] : files) {
+      v1::FileRead* read = request.add_files();
+      *read->mutable_capability() = capability;
+      read->set_path(path);
+      // The planned stat, as a copyd sends it (each file's outcome depends on it).
+      absl::StatusOr<storage::FileInfo> info = fs_->Stat(path.substr(1));
+      read->set_expected_size(info.ok() ? info->size : 1);
+      read->set_expected_mtime_ns(info.ok() ? info->mtime_ns : 1);
+    }
+    *received = 0;
+    auto reader = stub_->ReadFiles(&context, request);
+    for (v1::DataBlock block; reader->Read(&block);) *received += block.data().size();
+    return reader->Finish();
+  };
+  const v1::Capability good = GoodRead();
+  ASSERT_TRUE(storage::testing::WriteFile(*fs_, "data/a/g", "second").ok());
+  const v1::Capability second =
+      Signed(Claims(v1::CAPABILITY_OPERATION_READ, "/data/a/g", 0, 6));
+  const v1::Capability first_half =
+      Signed(Claims(v1::CAPABILITY_OPERATION_READ, "/data/a/f", 0, size / 2));
+  int received = 0;
+  grpc::Status status = read_files({{"/data/a/f", good}, {"/data/a/g", second}}, &received);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(received, static_cast<int>(size + 6));
+
+  struct FilesRow {
+    const char* name;
+    std::vector<std::pair<std::string, v1::Capability>> files;
+    grpc::StatusCode code;
+  };
+  const std::vector<FilesRow> rows = {
+      {"second file without a capability",
+       {{"/data/a/f", good}, {"/data/a/g", v1::Capability()}},
+       grpc::StatusCode::UNAUTHENTICATED},
+      {"one capability reused for another file",
+       {{"/data/a/f", good}, {"/data/a/g", good}},
+       grpc::StatusCode::PERMISSION_DENIED},
+      {"a capability for part of the file", {{"/data/a/f", first_half}},
+       grpc::StatusCode::PERMISSION_DENIED},
+      {"a file outside the local grant", {{"/data/a/f", good}, {"/data/ab/g", good}},
+       grpc::StatusCode::PERMISSION_DENIED},
+  };
+  for (const FilesRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    const int blocks_before = blocks_sent_.load();
+    status = read_files(row.files, &received);
+    EXPECT_EQ(status.error_code(), row.code) << status.error_message();
+    EXPECT_EQ(received, 0);
+    EXPECT_EQ(blocks_sent_.load(), blocks_before);
+  }
+}
+
 }  // namespace
 }  // namespace ferry::copyd

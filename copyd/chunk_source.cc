@@ -408,6 +408,7 @@ void BatchedRemoteSource::Open() {
   request.set_block_size(kRemoteBlockSize);
   for (const v1::FileTask* file : files_) {
     v1::FileRead* read = request.add_files();
+    *read->mutable_capability() = file->source_capability();  // authinteg
     read->set_path(file->source_path());
     read->set_expected_size(file->source_info().size());
     read->set_expected_mtime_ns(file->source_info().mtime_ns());
