@@ -446,7 +446,6 @@ absl::StatusOr<uint32_t> BatchedRemoteSource::Receive(size_t index, const v1::Fi
   uint64_t next = 0;
   uint32_t crc = kCrc32cEmpty;
   v1::DataBlock& block = *block_;
-  const auto discard = [](uint64_t, absl::string_view) { return absl::OkStatus(); };
   while (reader_->Read(&block)) {
     if (abort != nullptr && abort->load()) return Aborted();
     if (block.file_index() < streamed_ || block.file_index() > index) {
@@ -473,11 +472,9 @@ absl::StatusOr<uint32_t> BatchedRemoteSource::Receive(size_t index, const v1::Fi
     }
     bool corrupt = false;
     const absl::Status accepted = AcceptBlock(block, file, end, sink, &next, &crc, &corrupt);
-    if (!accepted.ok()) {
-      // A sink failure is this file's (e.g. disk full); the stream is still whole but
-      // this file's remaining blocks must be skipped: simplest to abandon it.
-      return accepted;
-    }
+    // A bad block, or a sink failure (e.g. disk full) with this file's blocks still
+    // in flight: the stream is given up (Read falls back to file-by-file reads).
+    if (!accepted.ok()) return accepted;
   }
   const absl::Status finished = FromGrpcStatus(reader_->Finish());
   reader_.reset();
