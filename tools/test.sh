@@ -244,7 +244,9 @@ run_fuzzer() {
 
 run_suite plain
 if ((!quick)); then
-  run_suite asan --config=asan --test_tag_filters=-e2e,-bench
+  # .bazelrc's test:asan passes LSAN_OPTIONS through from here.
+  LSAN_OPTIONS="suppressions=$ROOT/tools/lsan_suppressions.txt:print_suppressions=0" \
+    run_suite asan --config=asan --test_tag_filters=-e2e,-bench
   if [[ "${patterns[*]}" == "//..." ]]; then
     run_fuzzer //storage:path_fuzzer 30 "$ROOT/storage/testdata/path_corpus"
     run_fuzzer //auth:policy_fuzzer 30 "$ROOT/auth/testdata/policy_corpus"
