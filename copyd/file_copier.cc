@@ -91,7 +91,14 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
     if (aborted()) break;
     *report.add_files() = CopyOne(context, file, report.files_size());
   }
-  if (context.pending != nullptr && !aborted()) CommitPending(context, &report);
+  if (context.pending != nullptr) {
+    if (!aborted()) {
+      CommitPending(context, &report);
+    } else {
+      // Copied but never renamed: nothing else would remove them before the sweep.
+      for (const PendingCommit& commit : pending) fs_->Remove(commit.temp).IgnoreError();
+    }
+  }
   // Also when the abort stopped the last file: the task's results are no longer wanted.
   if (aborted()) {
     report.clear_files();

@@ -619,6 +619,18 @@ TEST_F(FileCopierTest, ATaskOfManyFilesSyncsTheFileSystemTwiceInsteadOfEachFile)
   }
 }
 
+TEST_F(FileCopierTest, AnAbortInABatchedTaskLeavesNoTemporaryFile) {
+  std::vector<v1::FileTask> files = {Source("a", "alpha"), Source("b", "bravo"),
+                                     Source("c", "charlie")};
+  int writes = 0;
+  mem_.on_temp_write = [this, &writes](uint64_t, std::string*) {
+    if (++writes == 2) abort_ = true;  // While the second file is written.
+  };
+  const v1::TaskReport report = Run(MakeTask(files));
+  EXPECT_EQ(report.code(), Code(absl::StatusCode::kCancelled));
+  EXPECT_THAT(DestinationTree(), IsEmpty());  // Not even the first, copied one.
+}
+
 TEST_F(FileCopierTest, AFailedSyncBeforeTheRenamesFailsEveryFileAndLeavesNothing) {
   std::vector<v1::FileTask> files = {Source("a", "alpha"), Source("b", "bravo")};
   fs_.AddFault({FaultOp::kSyncFileSystem, "", FaultKind::kEio, /*skip=*/0, /*times=*/1});
