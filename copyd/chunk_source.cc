@@ -186,10 +186,11 @@ absl::Status LocalChunkSource::CheckAfter(const v1::FileTask& file,
   return CheckPlannedStat(*after, file, "modified while being copied");
 }
 
-absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
-                                                const std::string& path, uint64_t offset,
-                                                uint64_t length,
-                                                const std::atomic<bool>* abort, Sink sink) {
+absl::StatusOr<uint32_t> LocalChunkSource::ReadInPieces(const v1::FileTask& file,
+                                                        const std::string& path,
+                                                        uint64_t offset, uint64_t length,
+                                                        const std::atomic<bool>* abort,
+                                                        PieceFn piece) {
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = OpenPlanned(file, path);
   if (!input.ok()) return input.status();
   uint32_t crc = kCrc32cEmpty;
@@ -197,7 +198,7 @@ absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
   for (uint64_t done = 0; done < length;) {
     if (abort != nullptr && abort->load()) return Aborted();
     const uint64_t n = std::min<uint64_t>(copy_piece_, length - done);
-    absl::StatusOr<uint32_t> extended = ExtendCrc(file, **input, offset + done, n, crc, &sink);
+    absl::StatusOr<uint32_t> extended = piece(**input, offset + done, n, crc);
     if (!extended.ok()) return extended.status();
     crc = *extended;
     done += n;
@@ -206,30 +207,33 @@ absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
   return crc;
 }
 
+absl::StatusOr<uint32_t> LocalChunkSource::Read(const v1::FileTask& file,
+                                                const std::string& path, uint64_t offset,
+                                                uint64_t length,
+                                                const std::atomic<bool>* abort, Sink sink) {
+  return ReadInPieces(file, path, offset, length, abort,
+                      [&](storage::ReadableFile& input, uint64_t at, uint64_t n, uint32_t crc) {
+                        return ExtendCrc(file, input, at, n, crc, &sink);
+                      });
+}
+
 absl::StatusOr<uint32_t> LocalChunkSource::CopyInto(const v1::FileTask& file,
                                                     const std::string& path, uint64_t offset,
                                                     uint64_t length,
                                                     const std::atomic<bool>* abort,
                                                     std::atomic<int64_t>* bytes_done,
                                                     storage::WritableFile& target) {
-  absl::StatusOr<std::unique_ptr<storage::ReadableFile>> input = OpenPlanned(file, path);
-  if (!input.ok()) return input.status();
-  uint32_t crc = kCrc32cEmpty;
-  for (uint64_t done = 0; done < length;) {
-    if (abort != nullptr && abort->load()) return Aborted();
-    const uint64_t n = std::min<uint64_t>(copy_piece_, length - done);
-    absl::StatusOr<uint64_t> copied = target.CopyFrom(**input, offset + done, offset + done, n);
-    if (!copied.ok()) return copied.status();
-    if (*copied != n) return SourceChangedError(file.source_path(), "shorter than planned");
-    absl::StatusOr<uint32_t> extended =
-        ExtendCrc(file, **input, offset + done, n, crc, /*sink=*/nullptr);
-    if (!extended.ok()) return extended.status();
-    crc = *extended;
-    done += n;
-    if (bytes_done != nullptr) bytes_done->fetch_add(n);
-  }
-  if (absl::Status s = CheckAfter(file, **input, offset, length); !s.ok()) return s;
-  return crc;
+  return ReadInPieces(
+      file, path, offset, length, abort,
+      [&](storage::ReadableFile& input, uint64_t at, uint64_t n,
+          uint32_t crc) -> absl::StatusOr<uint32_t> {
+        absl::StatusOr<uint64_t> copied = target.CopyFrom(input, at, at, n);
+        if (!copied.ok()) return copied.status();
+        if (*copied != n) return SourceChangedError(file.source_path(), "shorter than planned");
+        absl::StatusOr<uint32_t> extended = ExtendCrc(file, input, at, n, crc, nullptr);
+        if (extended.ok() && bytes_done != nullptr) bytes_done->fetch_add(n);
+        return extended;
+      });
 }
 
 // ---------------------------------------------------------------- remote

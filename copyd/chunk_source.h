@@ -112,6 +112,16 @@ class LocalChunkSource final : public ChunkSource {
                                     storage::WritableFile& target) override;
 
  private:
+  // Extends the CRC32C `crc` over [at, at + n) of the open source, doing what the
+  // caller wants with those bytes.
+  using PieceFn = absl::FunctionRef<absl::StatusOr<uint32_t>(
+      storage::ReadableFile& input, uint64_t at, uint64_t n, uint32_t crc)>;
+  // Opens the source, checks the planned stat, runs `piece` over [offset, offset +
+  // length) in pieces of copy_piece_ (checking for an abort between them), checks the
+  // planned stat again; the range's CRC32C.
+  absl::StatusOr<uint32_t> ReadInPieces(const v1::FileTask& file, const std::string& path,
+                                        uint64_t offset, uint64_t length,
+                                        const std::atomic<bool>* abort, PieceFn piece);
   // Opens the source and checks it against the planned stat.
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> OpenPlanned(const v1::FileTask& file,
                                                                      const std::string& path);

@@ -42,6 +42,16 @@ v1::FileType ToProtoType(storage::FileType type) {
   }
 }
 
+// The data bytes per block for a requested block_size (0: the server's choice):
+// INVALID_ARGUMENT outside 4 KiB - 4 MiB.
+absl::StatusOr<uint32_t> BlockDataSize(uint32_t requested) {
+  const uint32_t block_size = requested == 0 ? kDefaultBlockSize : requested;
+  if (block_size < kMinBlockSize || block_size > kMaxBlockSize) {
+    return absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0");
+  }
+  return std::min(block_size, kMaxBlockData);
+}
+
 // A write reactor that finishes with `status` at once (validation failed).
 template <typename Message>
 class FailedStream final : public grpc::ServerWriteReactor<Message> {
@@ -326,17 +336,13 @@ v1::FileInfo ToProtoFileInfo(const storage::FileInfo& info, absl::string_view ba
 
 grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadChunk(
     grpc::CallbackServerContext* /*context*/, const v1::ReadChunkRequest* request) {
-  const uint32_t block_size = request->block_size() == 0 ? kDefaultBlockSize
-                                                         : request->block_size();
-  if (block_size < kMinBlockSize || block_size > kMaxBlockSize) {
-    return new FailedStream<v1::DataBlock>(
-        absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0"));
-  }
+  absl::StatusOr<uint32_t> block_size = BlockDataSize(request->block_size());
+  if (!block_size.ok()) return new FailedStream<v1::DataBlock>(block_size.status());
   absl::StatusOr<ReadPlan> plan =
       OpenChecked(fs_, request->path(), request->offset(), request->length(),
                   request->expected_size(), request->expected_mtime_ns());
   if (!plan.ok()) return new FailedStream<v1::DataBlock>(plan.status());
-  plan->block_size = std::min(block_size, kMaxBlockData);
+  plan->block_size = *block_size;
   return new ReadChunkReactor(std::move(*plan), &block_hook_);
 }
 
@@ -346,14 +352,9 @@ grpc::ServerWriteReactor<v1::DataBlock>* DataServiceImpl::ReadFiles(
     return new FailedStream<v1::DataBlock>(
         absl::InvalidArgumentError(absl::StrCat("files: must hold 1-", kMaxReadFiles)));
   }
-  const uint32_t block_size = request->block_size() == 0 ? kDefaultBlockSize
-                                                         : request->block_size();
-  if (block_size < kMinBlockSize || block_size > kMaxBlockSize) {
-    return new FailedStream<v1::DataBlock>(
-        absl::InvalidArgumentError("block_size: must be 4 KiB - 4 MiB, or 0"));
-  }
-  return new ReadFilesReactor(fs_, request, std::min(block_size, kMaxBlockData),
-                              &block_hook_);
+  absl::StatusOr<uint32_t> block_size = BlockDataSize(request->block_size());
+  if (!block_size.ok()) return new FailedStream<v1::DataBlock>(block_size.status());
+  return new ReadFilesReactor(fs_, request, *block_size, &block_hook_);
 }
 
 grpc::ServerUnaryReactor* DataServiceImpl::Stat(grpc::CallbackServerContext* context,
