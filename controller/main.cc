@@ -154,7 +154,7 @@ absl::StatusOr<uint64_t> ParseChunkSize(absl::string_view text) {
   return count * unit;
 }
 
-// bwint: what talks to --bwbroker (see controller/bandwidth_manager.h); all null
+// What talks to --bwbroker (see controller/bandwidth_manager.h); all null
 // without a broker.
 struct Bandwidth {
   std::unique_ptr<v1::BandwidthBroker::Stub> stub;
@@ -230,7 +230,7 @@ int Run() {
     LOG(ERROR) << options.status();
     return 2;
   }
-  // authinteg: --policy and --capability_keys, and their SIGHUP reloader, before any
+  // --policy and --capability_keys, and their SIGHUP reloader, before any
   // other thread (auth/daemon_auth.h).
   absl::StatusOr<auth::DaemonAuth> daemon_auth = auth::DaemonAuthFromFlags();
   if (!daemon_auth.ok()) {
@@ -249,20 +249,20 @@ int Run() {
     return 1;
   }
   RealClock clock;
-  auth::GlogAuditSink audit_sink;  // authinteg
+  auth::GlogAuditSink audit_sink;
   const ControllerAuthorization authorization(*daemon_auth, &audit_sink, &clock,
                                               options->cluster, options->lease_duration);
-  options->task_authorizer = authorization.tasks.get();  // authinteg
+  options->task_authorizer = authorization.tasks.get();
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   std::unique_ptr<ControllerMetrics> metrics;
   if (!metrics_listen.empty()) metrics = std::make_unique<ControllerMetrics>(&clock);
-  absl::StatusOr<std::unique_ptr<Bandwidth>> bandwidth =  // bwint
+  absl::StatusOr<std::unique_ptr<Bandwidth>> bandwidth =
       StartBandwidthFromFlags(options->cluster, credentials->channel, &clock);
-  if (!bandwidth.ok()) {  // bwint
+  if (!bandwidth.ok()) {
     LOG(ERROR) << bandwidth.status();
     return 2;
   }
-  options->bandwidth = (*bandwidth)->manager.get();  // bwint
+  options->bandwidth = (*bandwidth)->manager.get();
   // The observer sees the recovery events, so ferry_transfers starts out complete.
   TransferManager manager(store->get(), &clock, *std::move(options), metrics.get());
   if (absl::Status s = manager.Recover(); !s.ok()) {
@@ -289,9 +289,9 @@ int Run() {
               << ":" << metrics_port << "/metrics";
   }
   GrpcSourceLister lister(credentials->channel, absl::Seconds(30));
-  PlanningLoop planning(&manager, &lister, &clock, authorization.issuer.get());  // authinteg
+  PlanningLoop planning(&manager, &lister, &clock, authorization.issuer.get());
 
-  CopyServiceImpl copy_service(&manager, authorization.policy.get());  // authinteg
+  CopyServiceImpl copy_service(&manager, authorization.policy.get());
   WorkerServiceImpl worker_service(&manager);
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;

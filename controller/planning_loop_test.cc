@@ -296,7 +296,7 @@ TEST_F(PlanningLoopTest, CancelDuringListingStopsPlanningWithoutFailing) {
   EXPECT_TRUE(Lease(worker).empty());
 }
 
-// authinteg: the planning Stat and List carry a LIST capability of the source root,
+// The planning Stat and List carry a LIST capability of the source root,
 // signed for the transfer's user and audience the source cluster.
 class CapturingLister : public FakeSourceLister {
  public:

@@ -148,9 +148,9 @@ absl::Status TransferManager::Recover() {
     const std::string key = leases->key().ToString();
     if (absl::Status s = store_->Get(Family::kTasks, key, &task); !s.ok()) return s;
     leases_[key] = Lease{task.lease_generation(), task.worker_id(), expiry};
-    if (TransferRecord owner; LoadTransfer(task.transfer_id(), &owner).ok()) {  // bwint
-      leases_[key].flow_group = FlowGroupOf(owner.transfer(), options_.cluster);  // bwint
-    }  // bwint
+    if (TransferRecord owner; LoadTransfer(task.transfer_id(), &owner).ok()) {
+      leases_[key].flow_group = FlowGroupOf(owner.transfer(), options_.cluster);
+    }
   }
   std::unique_ptr<rocksdb::Iterator> transfers = store_->NewIterator(Family::kTransfers);
   for (transfers->SeekToFirst(); transfers->Valid(); transfers->Next()) {
@@ -433,7 +433,7 @@ absl::StatusOr<v1::HeartbeatResponse> TransferManager::Heartbeat(
     extended->set_lease_generation(running.lease_generation());
     *extended->mutable_expiry() = ToProto(lease->second.expiry);
   }
-  if (options_.bandwidth != nullptr) AddRateLimits(request.worker_id(), &response);  // bwint
+  if (options_.bandwidth != nullptr) AddRateLimits(request.worker_id(), &response);
   return response;
 }
 
@@ -459,7 +459,7 @@ v1::Task TransferManager::ToTask(const TaskRecord& task, const v1::Transfer& tra
   }
   *out.mutable_files() = task.files();
   out.set_attempt(task.attempts());
-  out.set_flow_group(FlowGroupKeyString(FlowGroupOf(transfer, options_.cluster)));  // bwint
+  out.set_flow_group(FlowGroupKeyString(FlowGroupOf(transfer, options_.cluster)));
   return out;
 }
 
@@ -495,15 +495,15 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     task.set_worker_id(request.worker_id());
     task.set_lease_expiry_unix_ms(absl::ToUnixMillis(expiry));
     task.set_attempts(task.attempts() + 1);
-    v1::Task leased = ToTask(task, record->second.transfer(), expiry);  // authinteg
-    if (!AuthorizeLease(&batch, &task, &record->second, &leased)) continue;  // authinteg
+    v1::Task leased = ToTask(task, record->second.transfer(), expiry);
+    if (!AuthorizeLease(&batch, &task, &record->second, &leased)) continue;
     store_->Put(&batch, Family::kTasks, task_key, task);
     batch.Put(store_->Handle(Family::kLeases), task_key, "");
     granted.emplace_back(task_key, Lease{task.lease_generation(), request.worker_id(), expiry,
-                                         FlowGroupOf(record->second.transfer(),  // bwint
+                                         FlowGroupOf(record->second.transfer(),
                                                      options_.cluster)});
     v1::Task* out = response.add_tasks();
-    *out = std::move(leased);  // authinteg
+    *out = std::move(leased);
     out->set_overwrite(record->second.transfer().overwrite());
     *out->mutable_preserve() = record->second.transfer().preserve();
   }
@@ -920,9 +920,9 @@ std::string TransferManager::StallReason(const std::string& id, absl::Duration i
   if (retry != last_retry_error_.end()) {
     return absl::StrCat(stalled, ": retries failing: ", retry->second);
   }
-  if (std::string starved = BandwidthStallReason(id); !starved.empty()) {  // bwint
-    return absl::StrCat(stalled, ": ", starved);  // bwint
-  }  // bwint
+  if (std::string starved = BandwidthStallReason(id); !starved.empty()) {
+    return absl::StrCat(stalled, ": ", starved);
+  }
   const std::string prefix = absl::StrCat(id, "/");
   for (const auto& [task_key, lease] : leases_) {
     if (absl::StartsWith(task_key, prefix)) {

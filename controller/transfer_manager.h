@@ -51,7 +51,7 @@
 
 namespace ferry::controller {
 
-class TaskAuthorizer;  // authinteg: controller/task_authorizer.h
+class TaskAuthorizer;  // controller/task_authorizer.h
 
 struct ManagerOptions {
   std::string cluster = "local";
@@ -62,7 +62,7 @@ struct ManagerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(2);
   absl::Duration worker_timeout = absl::Seconds(10);
   int max_attempts = 5;
-  // Flow-group demands and rate limits (bwint, see bandwidth_manager.h); null: no
+  // Flow-group demands and rate limits (see bandwidth_manager.h); null: no
   // broker, no limits. Must outlive the manager.
   BandwidthManager* bandwidth = nullptr;
   // Retries wait base * 2^(attempt-1), at most max, with jitter; a zero base retries
@@ -79,7 +79,7 @@ struct ManagerOptions {
   // Errors kept per transfer (newest last).
   int max_errors_kept = 20;
   PlanLimits plan_limits;
-  // authinteg: asked for every task about to be leased (policy re-check before the
+  // Asked for every task about to be leased (policy re-check before the
   // files' commit, capabilities); null: no check. Must outlive the manager.
   TaskAuthorizer* task_authorizer = nullptr;
 };
@@ -193,7 +193,7 @@ class TransferManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteDueRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DetectStalls(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // bwint (transfer_manager_bandwidth.cc): the rate limits of `worker_id`, from
+  // (transfer_manager_bandwidth.cc) The rate limits of `worker_id`, from
   // every current lease; and "" or why transfer `id` lacks bandwidth.
   void AddRateLimits(const std::string& worker_id, v1::HeartbeatResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -268,7 +268,7 @@ class TransferManager {
   };
   v1::TaskAck ApplyReport(const v1::TaskReport& report, ReportBatch* group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // authinteg (transfer_manager_auth.cc): runs options_.task_authorizer on `leased`;
+  // (transfer_manager_auth.cc) Runs options_.task_authorizer on `leased`;
   // if it refuses, fails or requeues `task` in `batch` (with `record` written) and
   // returns false: the task is not leased.
   bool AuthorizeLease(rocksdb::WriteBatch* batch, TaskRecord* task, TransferRecord* record,

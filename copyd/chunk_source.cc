@@ -269,7 +269,7 @@ absl::StatusOr<storage::FileInfo> RemoteChunkSource::Stat(const v1::FileTask& fi
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::StatRequest request;
-    *request.mutable_capability() = file.source_capability();  // authinteg
+    *request.mutable_capability() = file.source_capability();
     request.set_path(file.source_path());
     v1::FileInfo info;
     grpc::Status status =
@@ -334,7 +334,7 @@ absl::Status RemoteChunkSource::ReadFrom(const std::string& address, const v1::F
                                          Sink sink, uint64_t* next, uint32_t* crc,
                                          bool* corrupt) {
   v1::ReadChunkRequest request;
-  *request.mutable_capability() = file.source_capability();  // authinteg
+  *request.mutable_capability() = file.source_capability();
   request.set_path(file.source_path());
   request.set_offset(*next);
   request.set_block_size(kRemoteBlockSize);
@@ -412,7 +412,7 @@ void BatchedRemoteSource::Open() {
   request.set_block_size(kRemoteBlockSize);
   for (const v1::FileTask* file : files_) {
     v1::FileRead* read = request.add_files();
-    *read->mutable_capability() = file->source_capability();  // authinteg
+    *read->mutable_capability() = file->source_capability();
     read->set_path(file->source_path());
     read->set_expected_size(file->source_info().size());
     read->set_expected_mtime_ns(file->source_info().mtime_ns());

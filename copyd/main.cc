@@ -59,7 +59,7 @@ int Run() {
     LOG(ERROR) << "--controller and --root are required";
     return 2;
   }
-  // authinteg: --policy and --capability_keys, and their SIGHUP reloader, before any
+  // --policy and --capability_keys, and their SIGHUP reloader, before any
   // other thread (auth/daemon_auth.h).
   absl::StatusOr<auth::DaemonAuth> daemon_auth = auth::DaemonAuthFromFlags();
   if (!daemon_auth.ok()) {
@@ -82,7 +82,7 @@ int Run() {
     return 2;
   }
   DataServiceImpl data_service(fs->get(), *std::move(block_hook));
-  // authinteg: requests need a capability and this cluster's policy (unless unsafe
+  // Requests need a capability and this cluster's policy (unless unsafe
   // mode left --capability_keys out).
   RealClock data_clock;
   auth::GlogAuditSink audit_sink;

@@ -363,7 +363,7 @@ TEST_F(CopyEndToEndTest, EachServiceAcceptsOnlyItsPeers) {
 TEST(DaemonStartTest, WithoutCertificatesNoDaemonStarts) {
   absl::StatusOr<harness::TempDir> scratch = harness::TempDir::Create("no-certs");
   ASSERT_TRUE(scratch.ok()) << scratch.status();
-  // authinteg: with a policy and keys, so that the certificates are what is missing.
+  // With a policy and keys, so that the certificates are what is missing.
   ASSERT_TRUE(e2e::WriteFile(scratch->Join("policy"), "").ok());
   absl::StatusOr<std::shared_ptr<e2e::TestCertificates>> certificates =
       e2e::TestCertificates::Create();

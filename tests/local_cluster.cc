@@ -195,7 +195,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Create(ClusterOption
   if (!data_dir.ok()) return data_dir.status();
   absl::StatusOr<TempDir> root = TempDir::Create(options.name + "-root");
   if (!root.ok()) return root.status();
-  if (absl::Status s = certificates.CapabilityKeys().status(); !s.ok()) return s;  // authinteg
+  if (absl::Status s = certificates.CapabilityKeys().status(); !s.ok()) return s;
   if (options.policy.empty()) options.policy = DefaultTestPolicy(options.user);
   std::unique_ptr<LocalCluster> cluster(
       new LocalCluster(std::move(options), *std::move(data_dir), *std::move(root),
@@ -212,7 +212,7 @@ LocalCluster::StartDaemon(ProcessOptions process, absl::string_view role,
        options_.certificates->Flags(absl::StrCat(options_.cluster, "-", role))) {
     process.args.push_back(std::move(flag));
   }
-  // authinteg: every daemon enforces this cluster's policy and the shared keys.
+  // Every daemon enforces this cluster's policy and the shared keys.
   process.args.push_back("--policy=" + policy_path());
   absl::StatusOr<std::string> keys = options_.certificates->CapabilityKeys();
   if (!keys.ok()) return keys.status();

@@ -88,7 +88,7 @@ class TestCertificates {
   absl::Status AddCluster(const std::string& cluster) { return Generate({"--cluster", cluster}); }
   // user-<user>.
   absl::Status AddUser(const std::string& user) { return Generate({"--user", user}); }
-  // authinteg: the capability key file every process of the test shares (made once,
+  // The capability key file every process of the test shares (made once,
   // 0600, one random signing key), for --capability_keys.
   absl::StatusOr<std::string> CapabilityKeys();
 
@@ -127,12 +127,12 @@ struct ClusterOptions {
   std::string copyd_binary = "copyd/copyd";
   // How long a process may take to serve (port file, then grpc health SERVING).
   absl::Duration start_timeout = absl::Seconds(30);
-  // authinteg: the policy textproto of this cluster's processes (--policy); empty:
+  // The policy textproto of this cluster's processes (--policy); empty:
   // DefaultTestPolicy(user).
   std::string policy;
 };
 
-// authinteg: `user` may READ and WRITE everything in clusters local, a, b and c, and
+// `user` may READ and WRITE everything in clusters local, a, b and c, and
 // is an admin: what the end-to-end tests that are not about authorization need.
 std::string DefaultTestPolicy(const std::string& user);
 
@@ -175,7 +175,7 @@ class LocalCluster {
   int controller_port() const { return controller_port_; }
   // The running controller process, or null.
   harness::ManagedProcess* controller() { return controller_.get(); }
-  // authinteg: the file given as --policy to this cluster's processes. Replace it with
+  // The file given as --policy to this cluster's processes. Replace it with
   // SetPolicy, then signal SIGHUP to the process that should reload it.
   std::string policy_path() const;
   absl::Status SetPolicy(absl::string_view text);
