@@ -33,13 +33,25 @@ bool ChunkTracker::RecordChunk(FileRecord* file, uint32_t index, uint32_t crc32c
 
 uint32_t ChunkTracker::CompositeCrc32c(const FileRecord& file) {
   uint32_t crc = kCrc32cEmpty;
-  const uint64_t size = file.file().length();
   for (uint32_t i = 0; i < file.chunk_count(); ++i) {
-    const uint64_t offset = i * file.chunk_bytes();
-    const uint64_t length = std::min<uint64_t>(file.chunk_bytes(), size - offset);
-    crc = Crc32cCombine(crc, file.chunk_crc32c(i), length);
+    crc = Crc32cCombine(crc, file.chunk_crc32c(i), ChunkLength(file, i));
   }
   return crc;
+}
+
+uint64_t ChunkTracker::ChunkLength(const FileRecord& file, uint32_t index) {
+  const uint64_t offset = index * file.chunk_bytes();
+  return std::min<uint64_t>(file.chunk_bytes(), file.file().length() - offset);
+}
+
+uint64_t ChunkTracker::BytesDone(const FileRecord& file) {
+  uint64_t bytes = 0;
+  const uint32_t chunks =
+      std::min<uint32_t>(file.chunk_count(), static_cast<uint32_t>(file.chunk_done_size()));
+  for (uint32_t i = 0; i < chunks; ++i) {
+    if (file.chunk_done(i)) bytes += ChunkLength(file, i);
+  }
+  return bytes;
 }
 
 v1::FileTask ChunkTracker::CommitFileTask(const FileRecord& file) {

@@ -8,11 +8,22 @@
 //   COPYING or COMMITTING --a task of the file failed for good--> FAILED
 //   COMMITTING --the commit found the temporary file's CRC32C wrong (DATA_LOSS), the
 //               first time--> COPYING again, every chunk queued anew
+//   COPYING or COMMITTING --a chunk (or the commit) reported source_changed--> REPLANNED:
+//               the file is planned again from the source as it is now (its stat in
+//               the report), as new work of the transfer: a new record with new chunks
+//               and temporary file, or one COPY_FILES task if it is no longer larger
+//               than the chunk size; the new record's `replans` is one more. Once a file
+//               was planned max_attempts times, the next change makes it FAILED
+//               (FAILED_PRECONDITION "source kept changing while it was copied").
 //
 // Each chunk DONE records its CRC32C; the last one makes the file COMMITTING with the
 // composite CRC32C (Crc32cCombine of the chunk CRCs in order), which the COMMIT_FILE
-// task carries as expected_crc32c. A SKIPPED or FAILED file's queued chunks are dropped,
-// and once none of its chunk tasks is open, one CLEANUP task removes the temporary file.
+// task carries as expected_crc32c. A SKIPPED, FAILED or REPLANNED file's queued chunks
+// are dropped, and once none of its chunk tasks is open, one CLEANUP task removes the
+// temporary file. Reports of its chunks still running are accepted and change nothing
+// but their own task. A REPLANNED record counts in no progress counter: the bytes of
+// its chunks leave bytes_done, and files_total and bytes_total count the file once, at
+// its latest size.
 // TransferManager drives these transitions (transfer_manager_chunks.cc); this class
 // holds the records and the pure steps.
 //
@@ -54,6 +65,10 @@ class ChunkTracker {
   static bool RecordChunk(FileRecord* file, uint32_t index, uint32_t crc32c);
   // Whole-file CRC32C of the chunk CRCs (all chunks must be done).
   static uint32_t CompositeCrc32c(const FileRecord& file);
+  // Length of chunk `index` < chunk_count (the last one may be shorter).
+  static uint64_t ChunkLength(const FileRecord& file, uint32_t index);
+  // Bytes of the chunks DONE so far (what bytes_done counted for them).
+  static uint64_t BytesDone(const FileRecord& file);
   // The FileTask of the file's COMMIT_FILE task (expected_crc32c set) or CLEANUP task.
   static v1::FileTask CommitFileTask(const FileRecord& file);
   static v1::FileTask CleanupFileTask(const FileRecord& file);

@@ -67,5 +67,18 @@ TEST(ChunkTrackerTest, RestartCopyForgetsTheChunks) {
   EXPECT_FALSE(file.chunk_done(1));
 }
 
+TEST(ChunkTrackerTest, BytesDoneCountsTheDoneChunksWithTheShortLastOne) {
+  FileRecord file = NewFile(25, 10);  // 10, 10, 5.
+  EXPECT_EQ(ChunkTracker::BytesDone(file), 0u);
+  ChunkTracker::RecordChunk(&file, 2, 1);
+  EXPECT_EQ(ChunkTracker::BytesDone(file), 5u);
+  ChunkTracker::RecordChunk(&file, 0, 2);
+  EXPECT_EQ(ChunkTracker::BytesDone(file), 15u);
+  ChunkTracker::RecordChunk(&file, 1, 3);
+  EXPECT_EQ(ChunkTracker::BytesDone(file), 25u);
+  EXPECT_EQ(ChunkTracker::ChunkLength(file, 1), 10u);
+  EXPECT_EQ(ChunkTracker::ChunkLength(file, 2), 5u);
+}
+
 }  // namespace
 }  // namespace ferry::controller
