@@ -2,6 +2,7 @@
 // network, no sleeping (the clock jumps to the end of every wait).
 #include "tools/ferry/cli.h"
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <sstream>
@@ -189,6 +190,52 @@ TEST_F(CliTest, CpDefaults) {
   EXPECT_TRUE(request_.preserve().mode());
   EXPECT_TRUE(request_.preserve().mtime());
 }
+
+// What --preserve, --no-preserve and -H send, as {mode, mtime, owner, hard_links}.
+class CpPreserveTest
+    : public CliTest,
+      public ::testing::WithParamInterface<
+          std::pair<std::vector<std::string>, std::array<bool, 4>>> {};
+
+TEST_P(CpPreserveTest, SendsThePreservedSet) {
+  const auto& [flags, expected] = GetParam();
+  std::vector<std::string> args = flags;
+  args.insert(args.end(), {"local:/src", "local:/dst"});
+  ExpectCreateReturns(Succeeded());
+  ASSERT_EQ(Cp(args), kExitOk) << err_.str();
+  const ferry::v1::PreserveFlags& preserve = request_.preserve();
+  EXPECT_EQ((std::array<bool, 4>{preserve.mode(), preserve.mtime(), preserve.owner(),
+                                 preserve.hard_links()}),
+            expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flags, CpPreserveTest,
+    ::testing::Values(
+        std::make_pair(std::vector<std::string>{}, std::array<bool, 4>{true, true, false, false}),
+        std::make_pair(std::vector<std::string>{"--preserve=owner"},
+                       std::array<bool, 4>{true, true, true, false}),
+        std::make_pair(std::vector<std::string>{"--preserve=owner,hard_links"},
+                       std::array<bool, 4>{true, true, true, true}),
+        std::make_pair(std::vector<std::string>{"--preserve", "owner", "--preserve=hard-links"},
+                       std::array<bool, 4>{true, true, true, true}),
+        std::make_pair(std::vector<std::string>{"-H"},
+                       std::array<bool, 4>{true, true, false, true}),
+        std::make_pair(std::vector<std::string>{"--hard-links"},
+                       std::array<bool, 4>{true, true, false, true}),
+        std::make_pair(std::vector<std::string>{"--preserve=all"},
+                       std::array<bool, 4>{true, true, true, true}),
+        std::make_pair(std::vector<std::string>{"--no-preserve=mtime"},
+                       std::array<bool, 4>{true, false, false, false}),
+        std::make_pair(std::vector<std::string>{"--no-preserve=all"},
+                       std::array<bool, 4>{false, false, false, false}),
+        // A name beats `all` of the other flag, whatever the order.
+        std::make_pair(std::vector<std::string>{"--preserve=mode", "--no-preserve=all"},
+                       std::array<bool, 4>{true, false, false, false}),
+        std::make_pair(std::vector<std::string>{"--no-preserve=all", "-H"},
+                       std::array<bool, 4>{false, false, false, true}),
+        std::make_pair(std::vector<std::string>{"--no-preserve=owner", "--preserve=all"},
+                       std::array<bool, 4>{true, true, false, true})));
 
 TEST_F(CliTest, CpRetriesCreateWithTheSameRequestId) {
   std::vector<std::string> request_ids;
@@ -482,6 +529,20 @@ INSTANTIATE_TEST_SUITE_P(
                        "positive duration"),
         std::make_pair(std::vector<std::string>{"cp", "--request_id=", "local:/a", "local:/b"},
                        "--request_id must be 1-128"),
+        std::make_pair(std::vector<std::string>{"cp", "--preserve=mode,timestamps", "local:/a",
+                                                "local:/b"},
+                       "--preserve: unknown attribute \"timestamps\"; use a comma-separated "
+                       "list of mode, mtime, owner, hard-links, all"),
+        std::make_pair(std::vector<std::string>{"cp", "--no-preserve=", "local:/a", "local:/b"},
+                       "--no-preserve: unknown attribute \"\""),
+        std::make_pair(std::vector<std::string>{"cp", "--preserve", "local:/a", "local:/b"},
+                       "unknown attribute \"local:/a\""),
+        std::make_pair(std::vector<std::string>{"cp", "-H", "--no-preserve=hard_links",
+                                                "local:/a", "local:/b"},
+                       "hard-links is named by both --preserve and --no-preserve"),
+        std::make_pair(std::vector<std::string>{"cp", "--preserve=all", "--no-preserve=all",
+                                                "local:/a", "local:/b"},
+                       "--preserve=all and --no-preserve=all contradict"),
         std::make_pair(std::vector<std::string>{"status"}, "needs exactly one transfer ID"),
         std::make_pair(std::vector<std::string>{"status", "a", "b"},
                        "needs exactly one transfer ID")));

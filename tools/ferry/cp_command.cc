@@ -1,6 +1,7 @@
 #include "tools/ferry/cp_command.h"
 
 #include <algorithm>
+#include <bitset>
 #include <string>
 #include <utility>
 
@@ -9,6 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "tools/ferry/location.h"
 #include "tools/ferry/progress_display.h"
 #include "tools/ferry/retry.h"
@@ -19,6 +22,7 @@ namespace ferry::cli {
 namespace {
 
 using ferry::v1::CreateTransferRequest;
+using ferry::v1::PreserveFlags;
 using ferry::v1::Transfer;
 
 constexpr int kMaxDestinations = 16;
@@ -97,6 +101,91 @@ absl::Status SetLocations(const std::vector<std::string>& positionals,
       return Usage(absl::StrCat("destination ", destination.status().message()));
     }
     *request.add_destinations() = *std::move(destination);
+  }
+  return absl::OkStatus();
+}
+
+// The attributes --preserve and --no-preserve name, spelled as `ferry status` prints them;
+// the table is indexed by PreserveBit.
+enum PreserveBit : size_t { kMode, kMtime, kOwner, kHardLinks, kPreserveBitCount };
+struct PreserveAttribute {
+  absl::string_view name;
+  void (PreserveFlags::*set)(bool);
+};
+constexpr PreserveAttribute kPreserveAttributes[kPreserveBitCount] = {
+    {"mode", &PreserveFlags::set_mode},
+    {"mtime", &PreserveFlags::set_mtime},
+    {"owner", &PreserveFlags::set_owner},
+    {"hard-links", &PreserveFlags::set_hard_links},
+};
+constexpr absl::string_view kPreserveAll = "all";
+constexpr absl::string_view kPreserveChoices = "mode, mtime, owner, hard-links, all";
+using PreserveSet = std::bitset<kPreserveBitCount>;
+
+// What cp has always preserved.
+PreserveSet DefaultPreserved() { return PreserveSet().set(kMode).set(kMtime); }
+
+// What one of --preserve / --no-preserve names over all its occurrences. `all` is kept
+// apart so that a name on the other flag can override it.
+struct PreserveWords {
+  bool all = false;
+  PreserveSet named;
+};
+
+absl::StatusOr<size_t> PreserveAttributeIndex(absl::string_view flag, absl::string_view word) {
+  const std::string spelled = absl::StrReplaceAll(word, {{"_", "-"}});
+  for (size_t i = 0; i < kPreserveBitCount; ++i) {
+    if (kPreserveAttributes[i].name == spelled) return i;
+  }
+  return Usage(absl::StrCat("--", flag, ": unknown attribute ", QuoteForMessage(word),
+                            "; use a comma-separated list of ", kPreserveChoices));
+}
+
+absl::StatusOr<PreserveWords> ParsePreserveWords(const ParsedArgs& args,
+                                                 absl::string_view flag) {
+  PreserveWords words;
+  for (const std::string& list : args.Values(flag)) {
+    for (absl::string_view word : absl::StrSplit(list, ',')) {
+      if (word == kPreserveAll) {
+        words.all = true;
+        continue;
+      }
+      absl::StatusOr<size_t> index = PreserveAttributeIndex(flag, word);
+      if (!index.ok()) return index.status();
+      words.named.set(*index);
+    }
+  }
+  return words;
+}
+
+// Defaults, then `all` of either flag, then single names; contradictions are errors, so
+// the result never depends on the order of the flags.
+absl::StatusOr<PreserveSet> CombinePreserve(const PreserveWords& keep,
+                                            const PreserveWords& drop) {
+  if (keep.all && drop.all) return Usage("--preserve=all and --no-preserve=all contradict");
+  const PreserveSet both = keep.named & drop.named;
+  for (size_t i = 0; i < kPreserveBitCount; ++i) {
+    if (both.test(i)) {
+      return Usage(absl::StrCat(kPreserveAttributes[i].name,
+                                " is named by both --preserve and --no-preserve"));
+    }
+  }
+  PreserveSet preserved = DefaultPreserved();
+  if (keep.all) preserved.set();
+  if (drop.all) preserved.reset();
+  return (preserved | keep.named) & ~drop.named;
+}
+
+absl::Status SetPreserve(const ParsedArgs& args, CreateTransferRequest& request) {
+  absl::StatusOr<PreserveWords> keep = ParsePreserveWords(args, "preserve");
+  if (!keep.ok()) return keep.status();
+  if (args.Bool("hard-links")) keep->named.set(kHardLinks);
+  absl::StatusOr<PreserveWords> drop = ParsePreserveWords(args, "no-preserve");
+  if (!drop.ok()) return drop.status();
+  absl::StatusOr<PreserveSet> preserved = CombinePreserve(*keep, *drop);
+  if (!preserved.ok()) return preserved.status();
+  for (size_t i = 0; i < kPreserveBitCount; ++i) {
+    (request.mutable_preserve()->*kPreserveAttributes[i].set)(preserved->test(i));
   }
   return absl::OkStatus();
 }
@@ -198,6 +287,9 @@ int RunCp(const ParsedArgs& args, CommandContext& context) {
 absl::StatusOr<CpPlan> PlanCp(const ParsedArgs& args) {
   CpPlan plan;
   CreateTransferRequest& request = plan.request;
+  // Before the locations: a bare `--preserve` (as GNU cp allows) takes the source as its
+  // LIST, and the message should say so rather than that a location is missing.
+  if (absl::Status status = SetPreserve(args, request); !status.ok()) return status;
   if (absl::Status status = SetLocations(args.positionals(), request); !status.ok()) {
     return status;
   }
@@ -210,8 +302,6 @@ absl::StatusOr<CpPlan> PlanCp(const ParsedArgs& args) {
   SetEnums(args, request);
   request.set_recursive(args.Bool("recursive"));
   request.set_dry_run(args.Bool("dry-run"));
-  request.mutable_preserve()->set_mode(true);
-  request.mutable_preserve()->set_mtime(true);
   plan.wait = !args.Bool("no-wait");
   plan.json = args.Bool("json");
   return plan;
@@ -225,8 +315,13 @@ Command CpCommand() {
   command.details =
       "Copies SRC to every DST through the controller, waits until the transfer\n"
       "ends and prints one result line. A directory needs -r; each DST then names\n"
-      "the directory that receives SRC's contents (parents are created). Mode and\n"
-      "mtime are preserved.\n"
+      "the directory that receives SRC's contents (parents are created).\n"
+      "\n"
+      "Mode and mtime are preserved by default. --preserve adds owners (uid and\n"
+      "gid; applied only by a copyd running as root) and hard links (files of SRC\n"
+      "that share an inode share one in each DST). A name beats 'all' of the\n"
+      "other flag: --no-preserve=all --preserve=mode keeps only the mode. Naming\n"
+      "one attribute in both flags is an error.\n"
       "\n"
       "Locations are written cluster:/path: a cluster name (a-z, 0-9 and '-',\n"
       "starting with a letter), a colon, and an absolute path in that cluster's\n"
@@ -245,6 +340,7 @@ Command CpCommand() {
       "  ferry cp -r local:/data/logs local:/backup/logs\n"
       "  ferry cp --overwrite=update --label team=search -r local:/in local:/out\n"
       "  ferry cp --dry-run -r local:/data local:/copy\n"
+      "  ferry cp -rH --preserve=owner local:/home local:/backup/home\n"
       "  ferry cp --no-wait --json local:/big.tar local:/archive/big.tar\n";
   command.flags = {
       {"recursive", 'r', "", false, {}, "Copy a directory and everything below it"},
@@ -276,6 +372,21 @@ Command CpCommand() {
        {},
        "Label the transfer, for filtering (repeatable,\n"
        "at most 16); KEY: 1-63 of a-z 0-9 _ . -"},
+      {"preserve",
+       '\0',
+       "LIST",
+       true,
+       {},
+       "Also preserve these attributes (comma-separated,\n"
+       "repeatable): mode, mtime, owner, hard-links, all\n"
+       "(default: mode,mtime)"},
+      {"no-preserve",
+       '\0',
+       "LIST",
+       true,
+       {},
+       "Do not preserve these attributes (same names)"},
+      {"hard-links", 'H', "", false, {}, "Keep hard links: same as --preserve=hard-links"},
       {"dry-run", '\0', "", false, {}, "Plan and report what would be copied; copy nothing"},
       {"no-wait", '\0', "", false, {}, "Return as soon as the transfer is accepted"},
       {"request_id",

@@ -140,6 +140,20 @@ TEST(FormatStatusBlockTest, ShowsEverythingUseful) {
   EXPECT_THAT(block, HasSubstr("  error       OK: boom\n"));
 }
 
+TEST(FormatStatusBlockTest, ShowsEveryPreservedAttributeOrNone) {
+  Transfer t = Succeeded();
+  t.mutable_preserve()->set_mode(true);
+  t.mutable_preserve()->set_mtime(true);
+  t.mutable_preserve()->set_owner(true);
+  t.mutable_preserve()->set_hard_links(true);
+  EXPECT_THAT(FormatStatusBlock(t), HasSubstr(", preserve=mode,mtime,owner,hard-links\n"));
+  t.mutable_preserve()->set_mode(false);
+  t.mutable_preserve()->set_mtime(false);
+  EXPECT_THAT(FormatStatusBlock(t), HasSubstr(", preserve=owner,hard-links\n"));
+  t.clear_preserve();
+  EXPECT_THAT(FormatStatusBlock(t), HasSubstr(", preserve=none\n"));
+}
+
 TEST(TransferToJsonTest, OneLineThatParsesBack) {
   const Transfer t = Succeeded();
   absl::StatusOr<std::string> json = TransferToJson(t);
