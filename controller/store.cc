@@ -12,8 +12,9 @@ namespace {
 
 // Indexed by Family; "default" holds kMeta.
 constexpr const char* kFamilyNames[] = {"default", "transfers", "request_ids", "tasks",
-                                        "queue",   "leases",    "delayed",     "files"};
-constexpr int kFamilyCount = 8;
+                                        "queue",   "leases",    "delayed",     "files",
+                                        "deferred", "inodes"};
+constexpr int kFamilyCount = 10;
 
 }  // namespace
 
@@ -42,6 +43,24 @@ std::string QueueKey(int priority, absl::string_view user, uint64_t transfer_num
 
 std::string RequestIdKey(absl::string_view user, absl::string_view request_id) {
   return absl::StrCat(user, absl::string_view("\0", 1), request_id);
+}
+
+std::string DeferredPrefix(absl::string_view transfer_id, int phase) {
+  return absl::StrFormat("%s/%02x/", transfer_id, phase);
+}
+
+std::string DeferredKey(absl::string_view transfer_id, int phase, uint64_t seq) {
+  return absl::StrFormat("%s/%02x/%016x", transfer_id, phase, seq);
+}
+
+std::string InodeKey(absl::string_view transfer_id, uint64_t device, uint64_t inode) {
+  return absl::StrFormat("%s/%016x/%016x", transfer_id, device, inode);
+}
+
+void DeleteTransferRange(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* family,
+                         absl::string_view transfer_id) {
+  // '0' is the byte after '/': [id "/", id "0") holds exactly the transfer's keys.
+  batch->DeleteRange(family, absl::StrCat(transfer_id, "/"), absl::StrCat(transfer_id, "0"));
 }
 
 absl::Status FromRocksStatus(const rocksdb::Status& status, absl::string_view what) {
@@ -103,7 +122,8 @@ absl::Status Store::CheckSchema() {
         kSchemaVersion));
   }
   if (found == kSchemaVersion) return absl::OkStatus();
-  // 1 -> 2 added the `files` family, which the open created.
+  // 1 -> 2 added the `files` family, 2 -> 3 `deferred` and `inodes`; the open created
+  // them.
   rocksdb::WriteBatch batch;
   batch.Put(Handle(Family::kMeta), "schema_version", absl::StrCat(kSchemaVersion));
   return Commit(&batch, Durability::kSynced);

@@ -15,6 +15,9 @@
 //   delayed      %016x not_before_unix_ms task key         -> "" (retry backoff)
 //   leases       task key                                -> "" (task is LEASED)
 //   files        transfer id / %016x file number         -> FileRecord (chunked files)
+//   deferred     transfer id / %02x phase / %016x seq    -> v1::FileTask: work the transfer
+//                runs after its copying (FinalizePhase in records.proto)
+//   inodes       transfer id / %016x device / %016x inode -> InodeRecord (hard links)
 //   meta         "schema_version", "next_transfer_number"
 //
 // Thread safety: Store is safe for concurrent use (RocksDB is); callers serialize
@@ -38,14 +41,16 @@
 namespace ferry::controller {
 
 enum class Family {
-  kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases, kDelayed, kFiles
+  kMeta, kTransfers, kRequestIds, kTasks, kQueue, kLeases, kDelayed, kFiles, kDeferred,
+  kInodes
 };
 
 enum class Durability { kSynced, kProcessCrashSafe };
 
-// 2: the `files` family (chunked files). Opening a version 1 database creates it and
-// records version 2; nothing else changes.
-inline constexpr int kSchemaVersion = 2;
+// 2: the `files` family (chunked files). 3: the `deferred` and `inodes` families (hard
+// links, directory attributes). Opening an older database creates the families it
+// lacks and records version 3; nothing else changes.
+inline constexpr int kSchemaVersion = 3;
 
 std::string TransferId(uint64_t number);
 std::string TaskKey(absl::string_view transfer_id, uint64_t seq);
@@ -55,6 +60,14 @@ std::string QueuePrefix(int priority, absl::string_view user);
 std::string QueueKey(int priority, absl::string_view user, uint64_t transfer_number,
                      uint64_t seq);
 std::string RequestIdKey(absl::string_view user, absl::string_view request_id);
+// `phase` is a FinalizePhase number (0-255).
+std::string DeferredPrefix(absl::string_view transfer_id, int phase);
+std::string DeferredKey(absl::string_view transfer_id, int phase, uint64_t seq);
+std::string InodeKey(absl::string_view transfer_id, uint64_t device, uint64_t inode);
+// Adds to `batch` the deletion of every key of transfer `transfer_id` in `family`, whose
+// keys start with "<transfer id>/" (tasks, files, deferred, inodes).
+void DeleteTransferRange(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* family,
+                         absl::string_view transfer_id);
 
 class Store {
  public:

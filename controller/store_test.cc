@@ -6,6 +6,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "controller/records.pb.h"
 #include "controller/test_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -52,7 +53,8 @@ TEST(StoreTest, OpenCreatesEveryFamilyAndRecordsTheSchema) {
       {Family::kMeta, "default"},     {Family::kTransfers, "transfers"},
       {Family::kRequestIds, "request_ids"}, {Family::kTasks, "tasks"},
       {Family::kQueue, "queue"},      {Family::kLeases, "leases"},
-      {Family::kDelayed, "delayed"},  {Family::kFiles, "files"}};
+      {Family::kDelayed, "delayed"},  {Family::kFiles, "files"},
+      {Family::kDeferred, "deferred"}, {Family::kInodes, "inodes"}};
   for (const auto& [family, name] : families) {
     ASSERT_NE(store->Handle(family), nullptr) << name;
     EXPECT_EQ(store->Handle(family)->GetName(), name);
@@ -233,6 +235,68 @@ TEST(StoreTest, VersionOneDatabaseIsUpgradedOnOpen) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->GetRaw(Family::kMeta, "schema_version"), std::to_string(kSchemaVersion));
   EXPECT_EQ(store->Handle(Family::kFiles)->GetName(), "files");
+}
+
+// A database as a version 2 controller left it: eight families, no `deferred` or
+// `inodes`.
+void WriteVersionTwoDatabase(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {"default", "transfers", "request_ids", "tasks", "queue",
+                           "leases", "delayed", "files"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir, families, &handles, &db).ok());
+  EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "schema_version", "2").ok());
+  EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[7], "t-1/0", "kept").ok());
+  for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  delete db;
+}
+
+TEST(StoreTest, VersionTwoDatabaseGainsDeferredAndInodes) {
+  const std::string dir = MakeTempDir();
+  WriteVersionTwoDatabase(dir);
+  std::unique_ptr<Store> store = OpenOrDie(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->GetRaw(Family::kMeta, "schema_version"), "3");
+  EXPECT_EQ(store->Handle(Family::kDeferred)->GetName(), "deferred");
+  EXPECT_EQ(store->Handle(Family::kInodes)->GetName(), "inodes");
+  EXPECT_EQ(*store->GetRaw(Family::kFiles, "t-1/0"), "kept");
+}
+
+TEST(StoreTest, DeferredKeysSortByPhaseThenSequence) {
+  const std::string id = TransferId(3);
+  EXPECT_EQ(DeferredKey(id, 2, 1), "t-0000000000000003/02/0000000000000001");
+  EXPECT_LT(DeferredKey(id, 1, 0xffff), DeferredKey(id, 2, 0));
+  EXPECT_LT(DeferredKey(id, 1, 9), DeferredKey(id, 1, 10));
+  EXPECT_TRUE(absl::StartsWith(DeferredKey(id, 1, 5), DeferredPrefix(id, 1)));
+  EXPECT_FALSE(absl::StartsWith(DeferredKey(id, 2, 5), DeferredPrefix(id, 1)));
+  EXPECT_EQ(InodeKey(id, 0x801, 42), "t-0000000000000003/0000000000000801/000000000000002a");
+}
+
+TEST(StoreTest, DeleteTransferRangeLeavesOtherTransfers) {
+  std::unique_ptr<Store> store = OpenOrDie(MakeTempDir());
+  ASSERT_NE(store, nullptr);
+  rocksdb::WriteBatch batch;
+  for (uint64_t number : {1, 2, 3}) {
+    batch.Put(store->Handle(Family::kDeferred), DeferredKey(TransferId(number), 1, 0), "");
+    batch.Put(store->Handle(Family::kInodes), InodeKey(TransferId(number), 1, 2), "");
+  }
+  FERRY_ASSERT_OK(store->Commit(&batch, Durability::kSynced));
+  rocksdb::WriteBatch drop;
+  DeleteTransferRange(&drop, store->Handle(Family::kDeferred), TransferId(2));
+  DeleteTransferRange(&drop, store->Handle(Family::kInodes), TransferId(2));
+  FERRY_ASSERT_OK(store->Commit(&drop, Durability::kSynced));
+  EXPECT_EQ(Keys(*store, Family::kDeferred),
+            (std::vector<std::string>{DeferredKey(TransferId(1), 1, 0),
+                                      DeferredKey(TransferId(3), 1, 0)}));
+  EXPECT_EQ(Keys(*store, Family::kInodes),
+            (std::vector<std::string>{InodeKey(TransferId(1), 1, 2),
+                                      InodeKey(TransferId(3), 1, 2)}));
 }
 
 TEST(StoreTest, NewerSchemaIsFailedPrecondition) {

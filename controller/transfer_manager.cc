@@ -947,11 +947,10 @@ void TransferManager::CollectGarbage(absl::Time now) {
     batch.Delete(store_->Handle(Family::kTransfers), transfer.id());
     batch.Delete(store_->Handle(Family::kRequestIds),
                  RequestIdKey(transfer.user(), transfer.request_id()));
-    // Task keys are "<id>/<seq>"; '0' is the byte after '/'.
-    batch.DeleteRange(store_->Handle(Family::kTasks), absl::StrCat(transfer.id(), "/"),
-                      absl::StrCat(transfer.id(), "0"));
-    batch.DeleteRange(store_->Handle(Family::kFiles), absl::StrCat(transfer.id(), "/"),
-                      absl::StrCat(transfer.id(), "0"));
+    for (Family family :
+         {Family::kTasks, Family::kFiles, Family::kDeferred, Family::kInodes}) {
+      DeleteTransferRange(&batch, store_->Handle(family), transfer.id());
+    }
     NotifyStateChange(transfer.state(), v1::TRANSFER_STATE_UNSPECIFIED);
     ++collected;
   }
