@@ -239,6 +239,12 @@ class TransferManager {
   // The commit found the temporary file corrupt: copy every chunk again, once.
   void RecopyOrFail(rocksdb::WriteBatch* batch, TaskRecord* task, TransferRecord* record,
                     const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A chunk or the commit of a file reported `result` with source_changed: gives up the
+  // file's record (REPLANNED) and plans the file again from result.source_now, or fails
+  // it once it was planned max_attempts times. Closes `task`.
+  void ReplanChangedFile(rocksdb::WriteBatch* batch, const v1::FileResult& result,
+                         TaskRecord* task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a task of a chunked file as `state` (DONE or FAILED); `file` may be null.
   void CloseFileTask(rocksdb::WriteBatch* batch, TaskRecord* task, TaskState state,
                      TransferRecord* record, FileRecord* file)

@@ -17,6 +17,29 @@ absl::Status StatusOf(int32_t code, const std::string& message) {
   return absl::Status(static_cast<absl::StatusCode>(code), message);
 }
 
+// The listing entry of `file` as its source is now: `source_now` when the worker could
+// stat it, else as planned (the copy then finds the change again), under the relative
+// path it was listed with.
+v1::FileInfo SourceNow(const FileRecord& file, const v1::FileResult& result) {
+  const v1::FileInfo& planned = file.file().source_info();
+  if (!result.has_source_now()) return planned;
+  v1::FileInfo now = result.source_now();
+  now.set_path(planned.path());
+  return now;
+}
+
+// PlanEntries for a file the transfer counted already, with `old_size` bytes: it stays
+// one file in files_total, at its size now in bytes_total.
+PlannedEntries PlanAgain(const v1::FileInfo& entry, uint64_t old_size,
+                         const PlanLimits& limits, TransferRecord* record) {
+  v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
+  const int64_t files_total = progress->files_total();
+  PlannedEntries plan = PlanEntries({entry}, limits, record);
+  progress->set_files_total(files_total);
+  progress->set_bytes_total(progress->bytes_total() - static_cast<int64_t>(old_size));
+  return plan;
+}
+
 }  // namespace
 
 FileRecord* TransferManager::FileOf(const TaskRecord& task, TransferRecord* record) {
@@ -44,7 +67,9 @@ void TransferManager::ApplyFileStepResult(rocksdb::WriteBatch* batch,
   const v1::FileResult& result = report.files(0);
   const absl::Status status = StatusOf(result.code(), result.message());
   if (!status.ok()) {
-    if (task->kind() == v1::TASK_KIND_COMMIT_FILE && absl::IsDataLoss(status)) {
+    if (result.source_changed() && task->kind() != v1::TASK_KIND_CLEANUP) {
+      ReplanChangedFile(batch, result, task, record);
+    } else if (task->kind() == v1::TASK_KIND_COMMIT_FILE && absl::IsDataLoss(status)) {
       RecopyOrFail(batch, task, record, status);
     } else {
       RetryOrFailTask(batch, task, record, status);
@@ -147,6 +172,55 @@ void TransferManager::RecopyOrFail(rocksdb::WriteBatch* batch, TaskRecord* task,
   LOG(WARNING) << "copying " << file->file().source_path() << " again: " << error;
 }
 
+void TransferManager::ReplanChangedFile(rocksdb::WriteBatch* batch,
+                                        const v1::FileResult& result, TaskRecord* task,
+                                        TransferRecord* record) {
+  const absl::Status changed = StatusOf(result.code(), result.message());
+  task->mutable_last_error()->set_code(static_cast<int32_t>(changed.code()));
+  task->mutable_last_error()->set_message(ToValidUtf8(changed.message()));
+  FileRecord* file = FileOf(*task, record);
+  if (file == nullptr ||
+      (file->state() != FILE_STATE_COPYING && file->state() != FILE_STATE_COMMITTING)) {
+    CloseFileTask(batch, task, TASK_STATE_FAILED, record, file);  // Its file ended.
+    return;
+  }
+  const int32_t replans = file->replans() + 1;
+  if (replans >= options_.max_attempts) {
+    EndFile(batch, FILE_STATE_FAILED,
+            absl::FailedPreconditionError(absl::StrCat(
+                "source kept changing while it was copied: ", file->file().source_path())),
+            record, file);
+    CloseFileTask(batch, task, TASK_STATE_FAILED, record, file);
+    return;
+  }
+  v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
+  // What its chunks added is copied again under the new plan.
+  progress->set_bytes_done(progress->bytes_done() -
+                           static_cast<int64_t>(ChunkTracker::BytesDone(*file)));
+  progress->set_retries(progress->retries() + 1);
+  const absl::StatusCode code = changed.code();
+  Notify([code](ManagerObserver& o) { o.TaskRetried(code); });
+  last_retry_error_[record->transfer().id()] = ToValidUtf8(changed.message());
+  file->set_state(FILE_STATE_REPLANNED);
+  DropQueuedChunks(batch, record, file);
+  CloseFileTask(batch, task, TASK_STATE_FAILED, record, file);
+  MaybeQueueCleanup(batch, record, file);  // A commit task is no chunk: not done above.
+
+  PlannedEntries plan = PlanAgain(SourceNow(*file, result), file->file().length(),
+                                  options_.plan_limits, record);
+  // Time for a file still being written to settle, as for any retry.
+  const absl::Duration delay = RetryBackoff(replans);
+  for (TaskRecord& again : plan.tasks) EnqueueTask(batch, &again, delay);
+  for (FileRecord& again : plan.files) {
+    again.set_replans(replans);
+    store_->Put(batch, Family::kFiles, FileKey(record->transfer().id(), again.number()),
+                again);
+  }
+  LOG(WARNING) << record->transfer().id() << ": planning " << file->file().source_path()
+               << " again (replan " << replans << " of at most "
+               << options_.max_attempts - 1 << "): " << changed;
+}
+
 void TransferManager::CloseFileTask(rocksdb::WriteBatch* batch, TaskRecord* task,
                                     TaskState state, TransferRecord* record,
                                     FileRecord* file) {
@@ -202,8 +276,9 @@ void TransferManager::DropQueuedChunks(rocksdb::WriteBatch* batch, TransferRecor
 
 void TransferManager::MaybeQueueCleanup(rocksdb::WriteBatch* batch, TransferRecord* record,
                                         FileRecord* file) {
-  const bool ended =
-      file->state() == FILE_STATE_FAILED || file->state() == FILE_STATE_SKIPPED;
+  const bool ended = file->state() == FILE_STATE_FAILED ||
+                     file->state() == FILE_STATE_SKIPPED ||
+                     file->state() == FILE_STATE_REPLANNED;
   if (!ended || file->open_chunks() > 0 || file->cleanup_queued()) return;
   file->set_cleanup_queued(true);
   AddFileTask(batch, v1::TASK_KIND_CLEANUP, *file, absl::ZeroDuration(), record);

@@ -1,6 +1,7 @@
 // Files copied in chunks through the TransferManager: chunk results, the commit task
 // with the composite CRC32C, failures, skips, re-copies after a corrupt commit,
-// cleanup of the temporary file, cancel and restart.
+// cleanup of the temporary file, cancel and restart, and a source that changes while its
+// chunks are copied (planned again).
 #include <string>
 #include <vector>
 
@@ -26,7 +27,13 @@ class ChunkedCopyTest : public testing::ControllerTest {
     ControllerTest::SetUp();
     options_.plan_limits.chunk_bytes = kChunk;
     Open();
-    for (uint64_t i = 0; i < kSize; ++i) data_.push_back(static_cast<char>('a' + i % 23));
+    data_ = Content(kSize);
+  }
+
+  static std::string Content(uint64_t size) {
+    std::string data;
+    for (uint64_t i = 0; i < size; ++i) data.push_back(static_cast<char>('a' + i % 23));
+    return data;
   }
 
   // Registers a worker, creates and plans a transfer of one kSize file "big" (plus
@@ -56,6 +63,48 @@ class ChunkedCopyTest : public testing::ControllerTest {
     if (code != absl::StatusCode::kOk) result->set_message("injected by the test");
     result->set_skipped(skipped);
     return report;
+  }
+  // `task`'s report as a worker that found the source changed sends it: it now has
+  // `size_now` bytes and a later mtime.
+  v1::TaskReport SourceChanged(const v1::Task& task, uint64_t size_now) {
+    v1::TaskReport report = FileResultOf(task, absl::StatusCode::kFailedPrecondition);
+    v1::FileResult* result = report.mutable_files(0);
+    result->set_source_changed(true);
+    v1::FileInfo* now = result->mutable_source_now();
+    *now = task.files(0).source_info();
+    now->clear_path();  // As copyd sends it.
+    now->set_size(size_now);
+    now->set_mtime_ns(task.files(0).source_info().mtime_ns() + 1);
+    return report;
+  }
+  // Reports every task of `tasks` done (a chunk with its CRC32C of data_).
+  void ReportAllDone(const std::vector<v1::Task>& tasks) {
+    for (const v1::Task& task : tasks) {
+      const v1::TaskAck ack = task.kind() == v1::TASK_KIND_COPY_CHUNK
+                                  ? Report(worker_, ChunkDone(task))
+                                  : ReportSuccess(worker_, task);
+      ASSERT_EQ(ack.code(), 0) << task.task_id();
+    }
+  }
+  static std::vector<v1::Task> OfKind(const std::vector<v1::Task>& tasks, v1::TaskKind kind) {
+    std::vector<v1::Task> of_kind;
+    for (const v1::Task& task : tasks) {
+      if (task.kind() == kind) of_kind.push_back(task);
+    }
+    return of_kind;
+  }
+  // The transfer of the one file "big", planned again, ended with it copied once at
+  // its latest size.
+  void ExpectCopiedOnce(int64_t size) {
+    const v1::Transfer transfer = Get(id_);
+    EXPECT_EQ(transfer.state(), v1::TRANSFER_STATE_SUCCEEDED);
+    EXPECT_EQ(transfer.progress().files_total(), 1);
+    EXPECT_EQ(transfer.progress().files_done(), 1);
+    EXPECT_EQ(transfer.progress().files_failed(), 0);
+    EXPECT_EQ(transfer.progress().files_skipped(), 0);
+    EXPECT_EQ(transfer.progress().bytes_total(), size);
+    EXPECT_EQ(transfer.progress().bytes_done(), size);
+    EXPECT_EQ(transfer.files_verified(), 1);
   }
   FileRecord File(uint64_t number = 0) {
     FileRecord file;
@@ -302,6 +351,176 @@ TEST_F(ChunkedCopyTest, CancelQueuesTheCleanupAfterALeaseDuration) {
   EXPECT_EQ(cleanup[0].files(0).temp_path(), chunks[0].files(0).temp_path());
   EXPECT_EQ(ReportSuccess(worker_, cleanup[0]).code(), 0);
   EXPECT_EQ(Get(id_).state(), v1::TRANSFER_STATE_CANCELLED);
+}
+
+TEST_F(ChunkedCopyTest, SourceGrownUnderAChunkIsPlannedAgainWithMoreChunks) {
+  const std::vector<v1::Task> chunks = Start();
+  ASSERT_EQ(chunks.size(), 3u);
+  ASSERT_EQ(Report(worker_, ChunkDone(chunks[0])).code(), 0);
+  EXPECT_EQ(Get(id_).progress().bytes_done(), 100);
+  ASSERT_EQ(Report(worker_, SourceChanged(chunks[1], 350)).code(), 0);
+
+  EXPECT_EQ(File(0).state(), FILE_STATE_REPLANNED);
+  const FileRecord again = File(1);
+  EXPECT_EQ(again.state(), FILE_STATE_COPYING);
+  EXPECT_EQ(again.chunk_count(), 4u);
+  EXPECT_EQ(again.replans(), 1);
+  EXPECT_EQ(again.file().source_info().size(), 350u);
+  EXPECT_EQ(again.file().source_info().path(), "big");
+  EXPECT_EQ(again.file().destination_path(), "/dst/big");
+  EXPECT_NE(again.file().temp_path(), chunks[0].files(0).temp_path());
+  const v1::Transfer transfer = Get(id_);
+  EXPECT_EQ(transfer.progress().files_total(), 1);
+  EXPECT_EQ(transfer.progress().bytes_total(), 350);
+  EXPECT_EQ(transfer.progress().bytes_done(), 0);  // Chunk 0 is copied again.
+  EXPECT_EQ(transfer.progress().retries(), 1);
+  EXPECT_EQ(transfer.progress().files_failed(), 0);
+
+  // The old chunk 2 still runs: no cleanup of the old temporary file yet.
+  const std::vector<v1::Task> copies = Lease(worker_);
+  ASSERT_EQ(copies.size(), 4u);
+  for (const v1::Task& chunk : copies) {
+    EXPECT_EQ(chunk.kind(), v1::TASK_KIND_COPY_CHUNK);
+    EXPECT_EQ(chunk.files(0).temp_path(), again.file().temp_path());
+    EXPECT_EQ(chunk.files(0).source_info().size(), 350u);
+  }
+  // Its late report is accepted and changes nothing but itself.
+  ASSERT_EQ(Report(worker_, ChunkDone(chunks[2])).code(), 0);
+  EXPECT_EQ(Get(id_).progress().bytes_done(), 0);
+  EXPECT_EQ(File(0).state(), FILE_STATE_REPLANNED);
+  const std::vector<v1::Task> cleanup = Lease(worker_);
+  ASSERT_EQ(cleanup.size(), 1u);
+  EXPECT_EQ(cleanup[0].kind(), v1::TASK_KIND_CLEANUP);
+  EXPECT_EQ(cleanup[0].files(0).temp_path(), chunks[0].files(0).temp_path());
+  ASSERT_EQ(ReportSuccess(worker_, cleanup[0]).code(), 0);
+
+  data_ = Content(350);
+  ReportAllDone(copies);
+  const std::vector<v1::Task> commit = Lease(worker_);
+  ASSERT_EQ(commit.size(), 1u);
+  EXPECT_EQ(commit[0].kind(), v1::TASK_KIND_COMMIT_FILE);
+  EXPECT_EQ(commit[0].files(0).expected_crc32c(), Crc32c(data_));
+  ReportAllDone(commit);
+  ExpectCopiedOnce(350);
+  EXPECT_EQ(File(1).state(), FILE_STATE_COMMITTED);
+  EXPECT_TRUE(Lease(worker_).empty());
+}
+
+TEST_F(ChunkedCopyTest, SourceShrunkToOneChunkIsPlannedAsACopyFilesTask) {
+  const std::vector<v1::Task> chunks = Start();
+  ASSERT_EQ(chunks.size(), 3u);
+  ASSERT_EQ(Report(worker_, SourceChanged(chunks[0], 30)).code(), 0);
+  const std::vector<v1::Task> copy = Lease(worker_);
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].kind(), v1::TASK_KIND_COPY_FILES);
+  ASSERT_EQ(copy[0].files_size(), 1);
+  EXPECT_EQ(copy[0].files(0).source_info().size(), 30u);
+  EXPECT_EQ(copy[0].files(0).source_info().path(), "big");
+  EXPECT_EQ(copy[0].files(0).destination_path(), "/dst/big");
+  EXPECT_EQ(copy[0].files(0).length(), 30u);
+  FileRecord unused;
+  EXPECT_TRUE(absl::IsNotFound(store_->Get(Family::kFiles, FileKey(id_, 1), &unused)));
+
+  ReportAllDone({chunks[1], chunks[2]});  // Late: only closed.
+  const std::vector<v1::Task> cleanup = Lease(worker_);
+  ASSERT_EQ(cleanup.size(), 1u);
+  EXPECT_EQ(cleanup[0].kind(), v1::TASK_KIND_CLEANUP);
+  ReportAllDone(cleanup);
+  EXPECT_EQ(Get(id_).state(), v1::TRANSFER_STATE_RUNNING);
+  ReportAllDone(copy);
+  ExpectCopiedOnce(30);
+}
+
+TEST_F(ChunkedCopyTest, SourceChangedAtTheCommitIsPlannedAgainAndSurvivesARestart) {
+  const std::vector<v1::Task> chunks = Start();
+  ReportAllDone(chunks);
+  const std::vector<v1::Task> commit = Lease(worker_);
+  ASSERT_EQ(commit.size(), 1u);
+  EXPECT_EQ(Get(id_).progress().bytes_done(), static_cast<int64_t>(kSize));
+  ASSERT_EQ(Report(worker_, SourceChanged(commit[0], kSize)).code(), 0);
+  EXPECT_EQ(File(0).state(), FILE_STATE_REPLANNED);
+  EXPECT_EQ(Get(id_).progress().bytes_done(), 0);
+
+  Restart();
+  worker_ = RegisterWorker();
+  const std::vector<v1::Task> tasks = Lease(worker_);
+  const std::vector<v1::Task> cleanup = OfKind(tasks, v1::TASK_KIND_CLEANUP);
+  const std::vector<v1::Task> copies = OfKind(tasks, v1::TASK_KIND_COPY_CHUNK);
+  ASSERT_EQ(cleanup.size(), 1u);  // No chunk of the old record is open.
+  EXPECT_EQ(cleanup[0].files(0).temp_path(), chunks[0].files(0).temp_path());
+  ASSERT_EQ(copies.size(), 3u);
+  EXPECT_EQ(copies[0].files(0).source_info().mtime_ns(),
+            chunks[0].files(0).source_info().mtime_ns() + 1);
+  ReportAllDone(tasks);
+  ReportAllDone(Lease(worker_));  // The commit.
+  ExpectCopiedOnce(kSize);
+  EXPECT_EQ(File(1).state(), FILE_STATE_COMMITTED);
+}
+
+TEST_F(ChunkedCopyTest, ChangesReportedTogetherPlanTheFileAgainOnce) {
+  const std::vector<v1::Task> chunks = Start();
+  ASSERT_EQ(chunks.size(), 3u);
+  v1::ReportTasksRequest request;
+  request.set_worker_id(worker_);
+  *request.add_reports() = SourceChanged(chunks[0], 260);
+  *request.add_reports() = SourceChanged(chunks[1], 270);
+  *request.add_reports() = ChunkDone(chunks[2]);
+  ASSERT_TRUE(manager_->ReportTasks(request).ok());
+  FileRecord unused;
+  EXPECT_TRUE(absl::IsNotFound(store_->Get(Family::kFiles, FileKey(id_, 2), &unused)));
+  EXPECT_EQ(File(1).file().source_info().size(), 260u);
+  const v1::Transfer transfer = Get(id_);
+  EXPECT_EQ(transfer.progress().bytes_total(), 260);
+  EXPECT_EQ(transfer.progress().bytes_done(), 0);
+  EXPECT_EQ(transfer.progress().retries(), 1);
+
+  const std::vector<v1::Task> tasks = Lease(worker_);
+  EXPECT_EQ(OfKind(tasks, v1::TASK_KIND_CLEANUP).size(), 1u);
+  EXPECT_EQ(OfKind(tasks, v1::TASK_KIND_COPY_CHUNK).size(), 3u);
+  data_ = Content(260);
+  ReportAllDone(tasks);
+  ReportAllDone(Lease(worker_));  // The commit.
+  ExpectCopiedOnce(260);
+}
+
+TEST_F(ChunkedCopyTest, SourceThatKeepsChangingFailsTheFileAfterMaxAttempts) {
+  options_.max_attempts = 3;
+  Open();
+  std::vector<v1::Task> tasks = Start();
+  std::vector<std::string> cleaned;
+  while (!tasks.empty()) {
+    bool changed = false;
+    for (const v1::Task& task : tasks) {
+      if (task.kind() == v1::TASK_KIND_CLEANUP) cleaned.push_back(task.files(0).temp_path());
+      // Each plan's first chunk finds the source changed; the other chunks run on.
+      const bool change = task.kind() == v1::TASK_KIND_COPY_CHUNK && !changed;
+      changed = changed || change;
+      const v1::TaskAck ack =
+          change ? Report(worker_, SourceChanged(task, kSize)) : Report(worker_, ChunkDone(task));
+      ASSERT_EQ(ack.code(), 0);
+    }
+    tasks = Lease(worker_);
+  }
+  const v1::Transfer transfer = Get(id_);
+  EXPECT_EQ(transfer.state(), v1::TRANSFER_STATE_FAILED);
+  EXPECT_EQ(transfer.progress().files_total(), 1);
+  EXPECT_EQ(transfer.progress().files_failed(), 1);
+  EXPECT_EQ(transfer.progress().files_done(), 0);
+  EXPECT_EQ(transfer.progress().retries(), 2);
+  EXPECT_EQ(transfer.progress().bytes_total(), static_cast<int64_t>(kSize));
+  ASSERT_EQ(transfer.errors_size(), 1);
+  EXPECT_EQ(transfer.errors(0).code(),
+            static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(transfer.errors(0).message(),
+            "source kept changing while it was copied: /src/big");
+  EXPECT_EQ(File(0).state(), FILE_STATE_REPLANNED);
+  EXPECT_EQ(File(1).state(), FILE_STATE_REPLANNED);
+  EXPECT_EQ(File(2).state(), FILE_STATE_FAILED);
+  EXPECT_EQ(File(2).replans(), 2);
+  // Each record's temporary file is removed once.
+  EXPECT_EQ(cleaned, std::vector<std::string>({File(0).file().temp_path(),
+                                               File(1).file().temp_path(),
+                                               File(2).file().temp_path()}));
 }
 
 TEST_F(ChunkedCopyTest, DryRunWritesNoFileRecords) {
