@@ -13,7 +13,9 @@
 #include "common/source_changed.h"
 #include "common/utf8.h"
 #include "copyd/data_service.h"
+#include "copyd/dir_finalizer.h"
 #include "copyd/extent_cursor.h"
+#include "glog/logging.h"
 #include "storage/path.h"
 
 namespace ferry::copyd {
@@ -57,6 +59,15 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   v1::TaskReport report;
   report.set_task_id(task.task_id());
   report.set_lease_generation(task.lease_generation());
+  if (task.preserve().owner() && !options_.can_set_owner &&
+      task.kind() != v1::TASK_KIND_COPY_CHUNK && task.kind() != v1::TASK_KIND_CLEANUP) {
+    LOG(INFO) << "task " << task.task_id()
+              << ": owners are not preserved, this copyd does not run as root";
+  }
+  // Reads nothing from the source, wherever it is.
+  if (task.kind() == v1::TASK_KIND_FINALIZE_DIRS) {
+    return DirFinalizer(fs_, options_.can_set_owner).Execute(task, abort);
+  }
   const bool remote = !task.source_data_addresses().empty();
   if (remote && channels_ == nullptr) {
     report.set_code(static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
@@ -327,6 +338,7 @@ absl::Status FileCopier::CopyRegular(const Context& context, const v1::FileTask&
                                               ", written ", *written));
     }
   }
+  if (absl::Status s = ApplyOwner(task, temp->path, planned); !s.ok()) return s;
   const uint32_t mode = task.preserve().mode() ? planned.mode() : kDefaultFileMode;
   const int64_t mtime = task.preserve().mtime() ? planned.mtime_ns()
                                                 : absl::ToUnixNanos(clock_->Now());
@@ -378,6 +390,12 @@ absl::StatusOr<uint32_t> FileCopier::CrcOfFile(const std::string& path, uint64_t
     crc = Crc32cExtend(crc, buffer_.data(), piece.length);
   }
   return crc;
+}
+
+absl::Status FileCopier::ApplyOwner(const v1::Task& task, const std::string& path,
+                                    const v1::FileInfo& planned) {
+  if (!task.preserve().owner() || !options_.can_set_owner) return absl::OkStatus();
+  return fs_->SetOwner(path, planned.uid(), planned.gid());
 }
 
 absl::Status FileCopier::Commit(const v1::Task& task, const std::string& temp,
@@ -451,6 +469,8 @@ absl::Status FileCopier::CopySymlink(const Context& context, const v1::FileTask&
     return s;
   }
   TempFileGuard guard(fs_, temp);
+  // lchown: the link itself (its mode is always 0777 and its mtime is not kept).
+  if (absl::Status s = ApplyOwner(task, temp, file.source_info()); !s.ok()) return s;
   if (absl::Status s = Commit(task, temp, target, !batched); !s.ok()) return s;
   guard.Release();
   return absl::OkStatus();

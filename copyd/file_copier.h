@@ -77,6 +77,10 @@ struct CopierOptions {
   // Remote reads pay their task's flow-group rate here (shared by every copier of the
   // process, rates from heartbeats); null: never throttled. Not owned.
   RateLimiter* rate_limiter = nullptr;
+  // Whether this copyd may give what it creates the source's owner (it runs as root:
+  // only root may chown to anyone). When false, Task.preserve.owner is ignored, with
+  // one log line per task.
+  bool can_set_owner = false;
 };
 
 class FileCopier {
@@ -155,6 +159,10 @@ class FileCopier {
                                      const std::string& source, storage::WritableFile& temp,
                                      uint64_t offset, uint64_t length);
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
+  // Gives `path` the planned owner when the task preserves owners and this copyd may
+  // set them; before the mode, which chown's clearing of set-id bits would change.
+  absl::Status ApplyOwner(const v1::Task& task, const std::string& path,
+                          const v1::FileInfo& planned);
   // Renames `temp` to `target` under the task's overwrite policy, then fsyncs the
   // directory unless `sync_dir` is false.
   absl::Status Commit(const v1::Task& task, const std::string& temp,

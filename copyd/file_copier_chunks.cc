@@ -171,6 +171,7 @@ absl::Status FileCopier::CommitChunkedFile(const Context& context, const v1::Fil
         "CRC32C of the chunks written for ", file.destination_path(), " is ", *crc,
         ", the chunks reported ", file.expected_crc32c(), "; not committed"));
   }
+  if (absl::Status s = ApplyOwner(task, paths.temp, file.source_info()); !s.ok()) return s;
   const uint32_t mode = task.preserve().mode() ? file.source_info().mode() : kDefaultFileMode;
   const int64_t mtime = task.preserve().mtime() ? file.source_info().mtime_ns()
                                                 : absl::ToUnixNanos(clock_->Now());

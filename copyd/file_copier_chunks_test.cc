@@ -2,6 +2,8 @@
 // chunks written at their offsets into one shared temporary file (in any order, from
 // several copiers at once), the overwrite policy per chunk, the commit with a matching
 // and a mismatching composite CRC32C, a repeated commit, cleanup, and refusals.
+#include <unistd.h>
+
 #include <atomic>
 #include <string>
 #include <thread>
@@ -159,6 +161,42 @@ TEST_F(ChunkedFileTest, CommitWithTheCompositeCrcRenamesIntoPlaceDurably) {
   EXPECT_TRUE(*ReadAll(mem_, "dst/big") == data_);
   EXPECT_EQ(mem_.Stat("dst/big")->mode, 0640u);
   EXPECT_EQ(mem_.Stat("dst/big")->mtime_ns, kMtime);
+}
+
+// The commit asks for the owner 1234:5678 and a set-user-ID mode.
+v1::Task WithOwner(v1::Task commit) {
+  commit.mutable_preserve()->set_owner(true);
+  v1::FileInfo* info = commit.mutable_files(0)->mutable_source_info();
+  info->set_mode(04750);
+  info->set_uid(1234);
+  info->set_gid(5678);
+  return commit;
+}
+
+TEST_F(ChunkedFileTest, CommitGivesTheOwnerBeforeTheModeWhenThisCopydMaySetOwners) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root may give files away";
+  CopyAllChunks();
+  CopierOptions options = Options();
+  options.can_set_owner = true;
+  FileCopier copier(&fs_, &clock_, options);
+  const v1::TaskReport report =
+      copier.Execute(WithOwner(Commit(Crc32c(data_))), &abort_, &bytes_done_);
+  ASSERT_EQ(report.files_size(), 1);
+  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
+  fs_.SimulateCrash();
+  const absl::StatusOr<storage::FileInfo> committed = mem_.Stat("dst/big");
+  ASSERT_TRUE(committed.ok());
+  EXPECT_EQ(committed->uid, 1234u);
+  EXPECT_EQ(committed->gid, 5678u);
+  EXPECT_EQ(committed->mode, 04750u);  // Set after the owner, which would clear 04000.
+}
+
+TEST_F(ChunkedFileTest, CommitKeepsItsOwnOwnerWhenThisCopydMayNotSetOwners) {
+  CopyAllChunks();
+  EXPECT_EQ(Run(WithOwner(Commit(Crc32c(data_)))).code(), 0);
+  EXPECT_EQ(fs_.Count(FaultOp::kSetOwner), 0);
+  EXPECT_EQ(mem_.Stat("dst/big")->uid, geteuid());
+  EXPECT_EQ(mem_.Stat("dst/big")->mode, 04750u);
 }
 
 TEST_F(ChunkedFileTest, CommitWithAMismatchingCrcIsDataLossAndRenamesNothing) {

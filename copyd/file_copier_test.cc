@@ -4,6 +4,8 @@
 // nothing, and no temporary file is left behind.
 #include "copyd/file_copier.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -707,6 +709,76 @@ TEST_F(FileCopierTest, UnknownTaskKindIsUnimplemented) {
   const v1::TaskReport report = Run(task);
   EXPECT_EQ(report.code(), Code(absl::StatusCode::kUnimplemented));
   EXPECT_THAT(DestinationTree(), IsEmpty());
+}
+
+TEST_F(FileCopierTest, FinalizeDirsSetsTheDirectoriesAttributesEvenForARemoteSource) {
+  ASSERT_TRUE(mem_.MakeDirs("src/d", 0555).ok());
+  ASSERT_TRUE(mem_.SetModeAndMtime("src/d", 0555, kSourceMtime).ok());
+  ASSERT_EQ(RunOne(Planned("d")).code(), 0);
+  EXPECT_EQ(StatOf("dst/d").mode, 0755u);  // Writable while it is filled.
+  v1::FileTask gone = Planned("d");
+  gone.set_destination_path("/dst/gone");
+  v1::Task finalize = MakeTask({Planned("d"), gone});
+  finalize.set_kind(v1::TASK_KIND_FINALIZE_DIRS);
+  finalize.add_source_data_addresses("127.0.0.1:1");  // Nothing is read from there.
+  const v1::TaskReport report = Run(finalize);
+  EXPECT_EQ(report.code(), 0) << report.message();
+  ASSERT_EQ(report.files_size(), 2);
+  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
+  EXPECT_EQ(report.files(1).code(), Code(absl::StatusCode::kNotFound));
+  EXPECT_EQ(StatOf("dst/d").mode, 0555u);
+  EXPECT_EQ(StatOf("dst/d").mtime_ns, kSourceMtime);
+}
+
+// Planned as owned by 1234:5678, with a set-user-ID mode that chown would clear.
+v1::FileTask OwnedBySomeoneElse(v1::FileTask file) {
+  file.mutable_source_info()->set_uid(1234);
+  file.mutable_source_info()->set_gid(5678);
+  if (file.source_info().type() == v1::FILE_TYPE_REGULAR) {
+    file.mutable_source_info()->set_mode(04755);
+  }
+  return file;
+}
+
+TEST_F(FileCopierTest, OwnersAreGivenBeforeTheModeWhenThisCopydMaySetThem) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root may give files away";
+  CopierOptions options = Options();
+  options.can_set_owner = true;
+  FileCopier copier(&fs_, &clock_, options);
+  const v1::FileTask file = OwnedBySomeoneElse(Source("a", "data"));
+  ASSERT_TRUE(mem_.CreateSymlink("a", "src/link").ok());
+  const v1::FileTask link = OwnedBySomeoneElse(Planned("link"));
+  v1::FileTask alone = file;
+  alone.set_destination_path("/dst/alone");
+  for (v1::Task task : {MakeTask({file, link}), MakeTask({alone})}) {  // Batched or not.
+    task.mutable_preserve()->set_owner(true);
+    const v1::TaskReport report = copier.Execute(task, &abort_, &bytes_done_);
+    for (const v1::FileResult& result : report.files()) {
+      EXPECT_EQ(result.code(), 0) << result.message();
+    }
+  }
+  fs_.SimulateCrash();
+  for (const char* path : {"dst/a", "dst/link", "dst/alone"}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(StatOf(path).uid, 1234u);
+    EXPECT_EQ(StatOf(path).gid, 5678u);
+  }
+  EXPECT_EQ(StatOf("dst/a").mode, 04755u);
+  EXPECT_EQ(StatOf("dst/alone").mode, 04755u);
+}
+
+TEST_F(FileCopierTest, OwnersAreNotSetWhenThisCopydMayNotSetThem) {
+  const v1::FileTask file = OwnedBySomeoneElse(Source("a", "data"));
+  ASSERT_TRUE(mem_.CreateSymlink("a", "src/link").ok());
+  v1::Task task = MakeTask({file, OwnedBySomeoneElse(Planned("link"))});
+  task.mutable_preserve()->set_owner(true);
+  const v1::TaskReport report = Run(task);
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+  }
+  EXPECT_EQ(fs_.Count(FaultOp::kSetOwner), 0);
+  EXPECT_EQ(StatOf("dst/a").uid, geteuid());
+  EXPECT_EQ(StatOf("dst/a").mode, 04755u);
 }
 
 // What the copier reports as done survives a crash right after (the durability model of

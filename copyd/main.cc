@@ -2,6 +2,8 @@
 // storage root (--root) and works for its cluster's controller (--controller). Every
 // channel, served or opened, is mTLS with the certificate of --tls_cert (see
 // common/server_util.h).
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -140,6 +142,8 @@ int Run() {
   CopierOptions copier_options;
   copier_options.rate_limiter = &rate_limiter;
   copier_options.block_size = static_cast<size_t>(absl::GetFlag(FLAGS_block_size_kib)) << 10;
+  // Only root may give files away (chown to any owner); otherwise owners are not kept.
+  copier_options.can_set_owner = geteuid() == 0;
   storage::FileSystem* file_system = fs->get();
   // Channels to other clusters' copyds, shared by all executors (pull).
   DataChannels channels(credentials->channel);
