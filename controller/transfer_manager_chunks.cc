@@ -67,7 +67,8 @@ void TransferManager::ApplyFileStepResult(rocksdb::WriteBatch* batch,
   const v1::FileResult& result = report.files(0);
   const absl::Status status = StatusOf(result.code(), result.message());
   if (!status.ok()) {
-    if (result.source_changed() && task->kind() != v1::TASK_KIND_CLEANUP) {
+    if (result.source_changed() && (task->kind() == v1::TASK_KIND_COPY_CHUNK ||
+                                    task->kind() == v1::TASK_KIND_COMMIT_FILE)) {
       ReplanChangedFile(batch, result, task, record);
     } else if (task->kind() == v1::TASK_KIND_COMMIT_FILE && absl::IsDataLoss(status)) {
       RecopyOrFail(batch, task, record, status);

@@ -508,6 +508,7 @@ TEST_F(ChunkedCopyTest, SourceThatKeepsChangingFailsTheFileAfterMaxAttempts) {
   EXPECT_EQ(transfer.progress().files_done(), 0);
   EXPECT_EQ(transfer.progress().retries(), 2);
   EXPECT_EQ(transfer.progress().bytes_total(), static_cast<int64_t>(kSize));
+  EXPECT_EQ(transfer.progress().bytes_done(), 0);  // Each plan's first chunk changed.
   ASSERT_EQ(transfer.errors_size(), 1);
   EXPECT_EQ(transfer.errors(0).code(),
             static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
