@@ -51,7 +51,56 @@ FileRecord PlanChunks(const v1::FileInfo& entry, const PlanLimits& limits,
   return file;
 }
 
+// The first name of `entry`'s inode already planned, when `entry` is a further name of
+// a hard-linked file; otherwise records `entry` as the first name if it has links.
+std::optional<std::string> LinkTargetOf(const v1::FileInfo& entry,
+                                        const TransferRecord& record,
+                                        HardLinkIndex* links) {
+  const v1::Transfer& transfer = record.transfer();
+  if (links == nullptr || transfer.dry_run() || !transfer.preserve().hard_links() ||
+      entry.type() != v1::FILE_TYPE_REGULAR || entry.nlink() <= 1 || entry.inode() == 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> first = links->Find(entry.device(), entry.inode());
+  if (!first.has_value()) {
+    links->Record(entry.device(), entry.inode(), DestinationPathFor(transfer, entry.path()));
+  }
+  return first;
+}
+
+DeferredEntry Defer(FinalizePhase phase, v1::FileTask file, TransferRecord* record) {
+  DeferredEntry deferred;
+  deferred.phase = phase;
+  deferred.seq = record->next_deferred_seq();
+  record->set_next_deferred_seq(deferred.seq + 1);
+  deferred.file = std::move(file);
+  return deferred;
+}
+
 }  // namespace
+
+StoreHardLinkIndex::StoreHardLinkIndex(const Store* store, std::string transfer_id,
+                                       rocksdb::WriteBatch* batch)
+    : store_(store), transfer_id_(std::move(transfer_id)), batch_(batch) {}
+
+std::optional<std::string> StoreHardLinkIndex::Find(uint64_t device, uint64_t inode) {
+  auto recorded = recorded_.find(std::make_pair(device, inode));
+  if (recorded != recorded_.end()) return recorded->second;
+  InodeRecord first;
+  const absl::Status status =
+      store_->Get(Family::kInodes, InodeKey(transfer_id_, device, inode), &first);
+  if (status.ok()) return first.first_destination_path();
+  if (!absl::IsNotFound(status) && status_.ok()) status_ = status;
+  return std::nullopt;
+}
+
+void StoreHardLinkIndex::Record(uint64_t device, uint64_t inode,
+                                const std::string& destination_path) {
+  recorded_[std::make_pair(device, inode)] = destination_path;
+  InodeRecord first;
+  first.set_first_destination_path(destination_path);
+  store_->Put(batch_, Family::kInodes, InodeKey(transfer_id_, device, inode), first);
+}
 
 TaskRecord NewTask(TransferRecord* record, v1::TaskKind kind) {
   const v1::Transfer& transfer = record->transfer();
@@ -65,6 +114,11 @@ TaskRecord NewTask(TransferRecord* record, v1::TaskKind kind) {
   task.set_user(transfer.user());
   task.set_transfer_number(record->number());
   return task;
+}
+
+bool DefersDirectories(const v1::Transfer& transfer) {
+  const v1::PreserveFlags& preserve = transfer.preserve();
+  return !transfer.dry_run() && (preserve.mode() || preserve.mtime() || preserve.owner());
 }
 
 std::string DestinationPathFor(const v1::Transfer& transfer, const std::string& relative) {
@@ -82,17 +136,29 @@ std::string ChunkTempPath(const std::string& destination_path,
 }
 
 PlannedEntries PlanEntries(const std::vector<v1::FileInfo>& entries,
-                           const PlanLimits& limits, TransferRecord* record) {
+                           const PlanLimits& limits, TransferRecord* record,
+                           HardLinkIndex* links) {
   PlannedEntries plan;
   std::vector<TaskRecord>& tasks = plan.tasks;
   int open_batch = -1;  // Index in `tasks` of the COPY_FILES task still taking files.
   uint64_t bytes_in_task = 0;
   v1::TransferProgress* progress = record->mutable_transfer()->mutable_progress();
+  const bool defer_directories = DefersDirectories(record->transfer());
   for (const v1::FileInfo& entry : entries) {
     const bool is_regular = entry.type() == v1::FILE_TYPE_REGULAR;
     const uint64_t bytes = is_regular ? entry.size() : 0;
     progress->set_files_total(progress->files_total() + 1);
+    if (std::optional<std::string> first = LinkTargetOf(entry, *record, links)) {
+      v1::FileTask link = FileTaskFor(*record, entry, bytes);
+      link.set_link_target(*std::move(first));
+      plan.deferred.push_back(Defer(FINALIZE_PHASE_LINKS, std::move(link), record));
+      continue;
+    }
     progress->set_bytes_total(progress->bytes_total() + bytes);
+    if (defer_directories && entry.type() == v1::FILE_TYPE_DIRECTORY) {
+      plan.deferred.push_back(
+          Defer(FINALIZE_PHASE_DIRS, FileTaskFor(*record, entry, 0), record));
+    }
     if (is_regular && limits.chunk_bytes > 0 && bytes > limits.chunk_bytes) {
       plan.files.push_back(PlanChunks(entry, limits, record, &tasks));
       continue;

@@ -1,6 +1,9 @@
 #include "controller/planner.h"
 
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/test_util.h"
@@ -10,6 +13,7 @@ namespace ferry::controller {
 namespace {
 
 using testing::Directory;
+using testing::HardLinkedFile;
 using testing::RegularFile;
 
 TransferRecord NewRecord(const std::string& source = "/src",
@@ -261,6 +265,162 @@ TEST(PlannerTest, FileNumbersContinueAcrossPages) {
   EXPECT_EQ(second.files[0].first_chunk_seq(), 2u);
   EXPECT_EQ(second.tasks[0].file_number(), 1u);
   EXPECT_EQ(second.tasks[0].files(0).temp_path(), "/dst/.ferry-tmp.b." + TransferId(5) + "-1");
+}
+
+// The index a test keeps across pages, as the store does between batches.
+class MapHardLinkIndex : public HardLinkIndex {
+ public:
+  std::optional<std::string> Find(uint64_t device, uint64_t inode) override {
+    auto it = first_.find({device, inode});
+    if (it == first_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Record(uint64_t device, uint64_t inode, const std::string& path) override {
+    first_[{device, inode}] = path;
+  }
+  std::map<std::pair<uint64_t, uint64_t>, std::string> first_;
+};
+
+TransferRecord HardLinkRecord() {
+  TransferRecord record = NewRecord();
+  record.mutable_transfer()->mutable_preserve()->set_hard_links(true);
+  return record;
+}
+
+TEST(PlannerHardLinkTest, FirstNameIsCopiedFurtherNamesAreDeferredWithTheTarget) {
+  TransferRecord record = HardLinkRecord();
+  MapHardLinkIndex links;
+  const PlannedEntries plan = PlanEntries(
+      {HardLinkedFile("a", 10, 7), RegularFile("b", 5), HardLinkedFile("c", 10, 7, 3),
+       HardLinkedFile("d", 10, 7, 3)},
+      PlanLimits(), &record, &links);
+  EXPECT_EQ(Layout(plan.tasks), (Layouts{{"a", "b"}}));
+  EXPECT_EQ(links.first_, (std::map<std::pair<uint64_t, uint64_t>, std::string>{
+                              {{9, 7}, "/dst/a"}}));
+  ASSERT_EQ(plan.deferred.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const DeferredEntry& link = plan.deferred[i];
+    EXPECT_EQ(link.phase, FINALIZE_PHASE_LINKS);
+    EXPECT_EQ(link.seq, i);
+    EXPECT_EQ(link.file.link_target(), "/dst/a");
+    EXPECT_EQ(link.file.length(), 10u);
+    EXPECT_EQ(link.file.source_info().inode(), 7u);
+  }
+  EXPECT_EQ(plan.deferred[0].file.source_path(), "/src/c");
+  EXPECT_EQ(plan.deferred[1].file.destination_path(), "/dst/d");
+  EXPECT_EQ(record.next_deferred_seq(), 2u);
+  // Every name counts as a file; a further name's bytes are not copied.
+  EXPECT_EQ(record.transfer().progress().files_total(), 4);
+  EXPECT_EQ(record.transfer().progress().bytes_total(), 15);
+  EXPECT_EQ(record.open_tasks(), 1);
+}
+
+TEST(PlannerHardLinkTest, AFurtherNameOnALaterPageFindsTheFirst) {
+  TransferRecord record = HardLinkRecord();
+  MapHardLinkIndex links;
+  PlanLimits limits;
+  limits.chunk_bytes = 4;  // The first name is chunked: it is still the link target.
+  const PlannedEntries first =
+      PlanEntries({HardLinkedFile("big", 10, 1)}, limits, &record, &links);
+  EXPECT_EQ(first.files.size(), 1u);
+  EXPECT_TRUE(first.deferred.empty());
+  const PlannedEntries second =
+      PlanEntries({HardLinkedFile("x/other", 10, 2), HardLinkedFile("x/big2", 10, 1)}, limits,
+                  &record, &links);
+  ASSERT_EQ(second.deferred.size(), 1u);
+  EXPECT_EQ(second.deferred[0].file.link_target(), "/dst/big");
+  EXPECT_EQ(second.deferred[0].file.destination_path(), "/dst/x/big2");
+  EXPECT_EQ(second.files.size(), 1u);  // x/other, another inode, is chunked itself.
+}
+
+TEST(PlannerHardLinkTest, SingleLinksHardLinksOffAndNoIndexAreCopied) {
+  const std::vector<v1::FileInfo> same_inode = {HardLinkedFile("a", 1, 7),
+                                                HardLinkedFile("b", 1, 7)};
+  {
+    TransferRecord record = HardLinkRecord();
+    MapHardLinkIndex links;
+    const PlannedEntries plan =
+        PlanEntries({HardLinkedFile("a", 1, 7, 1), HardLinkedFile("b", 1, 7, 1)}, PlanLimits(),
+                    &record, &links);
+    EXPECT_EQ(Layout(plan.tasks), (Layouts{{"a", "b"}}));
+    EXPECT_TRUE(plan.deferred.empty());
+    EXPECT_TRUE(links.first_.empty());
+  }
+  {
+    TransferRecord record = NewRecord();  // preserve.hard_links off
+    MapHardLinkIndex links;
+    const PlannedEntries plan = PlanEntries(same_inode, PlanLimits(), &record, &links);
+    EXPECT_EQ(Layout(plan.tasks), (Layouts{{"a", "b"}}));
+    EXPECT_TRUE(plan.deferred.empty());
+    EXPECT_TRUE(links.first_.empty());
+  }
+  {
+    TransferRecord record = HardLinkRecord();
+    const PlannedEntries plan = PlanEntries(same_inode, PlanLimits(), &record);
+    EXPECT_EQ(Layout(plan.tasks), (Layouts{{"a", "b"}}));
+    EXPECT_TRUE(plan.deferred.empty());
+    EXPECT_EQ(record.transfer().progress().bytes_total(), 2);
+  }
+}
+
+TEST(PlannerFinalizeTest, DirectoriesAreDeferredOnlyWithAPreserveFlag) {
+  const std::vector<v1::FileInfo> entries = {Directory(""), RegularFile("a", 1),
+                                             Directory("sub"), Symlink("l", "a")};
+  TransferRecord plain = NewRecord();
+  EXPECT_TRUE(PlanEntries(entries, PlanLimits(), &plain).deferred.empty());
+  for (int flag = 0; flag < 3; ++flag) {
+    TransferRecord record = NewRecord();
+    v1::PreserveFlags* preserve = record.mutable_transfer()->mutable_preserve();
+    if (flag == 0) preserve->set_mode(true);
+    if (flag == 1) preserve->set_mtime(true);
+    if (flag == 2) preserve->set_owner(true);
+    const PlannedEntries plan = PlanEntries(entries, PlanLimits(), &record);
+    // Still created by the copy; their attributes are set at the end.
+    EXPECT_EQ(Layout(plan.tasks), (Layouts{{"", "a", "sub", "l"}}));
+    ASSERT_EQ(plan.deferred.size(), 2u) << flag;
+    EXPECT_EQ(plan.deferred[0].phase, FINALIZE_PHASE_DIRS);
+    EXPECT_EQ(plan.deferred[0].file.destination_path(), "/dst");
+    EXPECT_EQ(plan.deferred[1].file.destination_path(), "/dst/sub");
+    EXPECT_EQ(plan.deferred[1].file.source_info().type(), v1::FILE_TYPE_DIRECTORY);
+    EXPECT_EQ(record.transfer().progress().files_total(), 4);  // Not counted again.
+  }
+}
+
+TEST(PlannerFinalizeTest, ADryRunDefersNothing) {
+  TransferRecord record = HardLinkRecord();
+  record.mutable_transfer()->set_dry_run(true);
+  record.mutable_transfer()->mutable_preserve()->set_mode(true);
+  MapHardLinkIndex links;
+  const PlannedEntries plan = PlanEntries(
+      {Directory(""), HardLinkedFile("a", 3, 7), HardLinkedFile("b", 3, 7)}, PlanLimits(),
+      &record, &links);
+  EXPECT_TRUE(plan.deferred.empty());
+  EXPECT_TRUE(links.first_.empty());
+  EXPECT_EQ(record.next_deferred_seq(), 0u);
+  EXPECT_EQ(record.transfer().progress().files_total(), 3);
+  EXPECT_EQ(record.transfer().progress().bytes_total(), 6);
+}
+
+TEST(StoreHardLinkIndexTest, SeesCommittedRecordsAndItsOwnAndWritesToTheBatch) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(testing::MakeTempDir());
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string id = TransferId(5);
+  {
+    rocksdb::WriteBatch batch;
+    StoreHardLinkIndex index(store->get(), id, &batch);
+    EXPECT_EQ(index.Find(1, 2), std::nullopt);
+    index.Record(1, 2, "/dst/first");
+    EXPECT_EQ(index.Find(1, 2), "/dst/first");  // Before the batch is committed.
+    EXPECT_EQ(index.Find(1, 3), std::nullopt);
+    FERRY_EXPECT_OK(index.status());
+    FERRY_ASSERT_OK((*store)->Commit(&batch, Durability::kSynced));
+  }
+  rocksdb::WriteBatch batch;
+  StoreHardLinkIndex later(store->get(), id, &batch);
+  EXPECT_EQ(later.Find(1, 2), "/dst/first");
+  StoreHardLinkIndex other_transfer(store->get(), TransferId(6), &batch);
+  EXPECT_EQ(other_transfer.Find(1, 2), std::nullopt);
+  EXPECT_EQ(batch.Count(), 0u);
 }
 
 }  // namespace

@@ -53,6 +53,11 @@ std::string DeferredKey(absl::string_view transfer_id, int phase, uint64_t seq) 
   return absl::StrFormat("%s/%02x/%016x", transfer_id, phase, seq);
 }
 
+std::string FailedDirectoryKey(absl::string_view transfer_id,
+                               absl::string_view destination_path) {
+  return absl::StrCat(DeferredPrefix(transfer_id, 0), destination_path);
+}
+
 std::string InodeKey(absl::string_view transfer_id, uint64_t device, uint64_t inode) {
   return absl::StrFormat("%s/%016x/%016x", transfer_id, device, inode);
 }

@@ -16,7 +16,9 @@
 //   leases       task key                                -> "" (task is LEASED)
 //   files        transfer id / %016x file number         -> FileRecord (chunked files)
 //   deferred     transfer id / %02x phase / %016x seq    -> v1::FileTask: work the transfer
-//                runs after its copying (FinalizePhase in records.proto)
+//                runs after its copying (FinalizePhase in records.proto);
+//                transfer id / 00 / destination path   -> "": a directory whose copy
+//                failed (phase 00 is never run)
 //   inodes       transfer id / %016x device / %016x inode -> InodeRecord (hard links)
 //   meta         "schema_version", "next_transfer_number"
 //
@@ -63,6 +65,8 @@ std::string RequestIdKey(absl::string_view user, absl::string_view request_id);
 // `phase` is a FinalizePhase number (0-255).
 std::string DeferredPrefix(absl::string_view transfer_id, int phase);
 std::string DeferredKey(absl::string_view transfer_id, int phase, uint64_t seq);
+std::string FailedDirectoryKey(absl::string_view transfer_id,
+                               absl::string_view destination_path);
 std::string InodeKey(absl::string_view transfer_id, uint64_t device, uint64_t inode);
 // Adds to `batch` the deletion of every key of transfer `transfer_id` in `family`, whose
 // keys start with "<transfer id>/" (tasks, files, deferred, inodes).

@@ -42,6 +42,15 @@ v1::FileInfo Directory(const std::string& path) {
   return info;
 }
 
+v1::FileInfo HardLinkedFile(const std::string& path, uint64_t size, uint64_t inode,
+                            uint64_t nlink) {
+  v1::FileInfo info = RegularFile(path, size);
+  info.set_device(9);
+  info.set_inode(inode);
+  info.set_nlink(nlink);
+  return info;
+}
+
 v1::TaskReport ReportOf(const v1::Task& task) {
   v1::TaskReport report;
   report.set_task_id(task.task_id());

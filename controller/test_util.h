@@ -52,6 +52,9 @@ v1::CreateTransferRequest CopyRequest(const std::string& request_id,
 // Listing entries as DataService.List returns them (paths relative to the source).
 v1::FileInfo RegularFile(const std::string& path, uint64_t size);
 v1::FileInfo Directory(const std::string& path);
+// A regular file that is one of `nlink` names of source inode (device 9, `inode`).
+v1::FileInfo HardLinkedFile(const std::string& path, uint64_t size, uint64_t inode,
+                            uint64_t nlink = 2);
 
 // A report for `task`'s lease (task id and generation), results still to add.
 v1::TaskReport ReportOf(const v1::Task& task);

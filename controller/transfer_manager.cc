@@ -165,6 +165,14 @@ absl::Status TransferManager::Recover() {
     last_progress_[record.transfer().id()] = clock_->Now();
     if (!record.transfer().progress().listing_complete()) {
       planning_queue_.push_back(record.transfer().id());
+    } else if (record.open_tasks() == 0) {
+      // Only a store error while finalizing leaves a transfer idle and not ended.
+      rocksdb::WriteBatch batch;
+      FinishIfDone(&batch, &record);
+      PutTransfer(&batch, &record);
+      if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {
+        return s;
+      }
     }
   }
   LOG(INFO) << "recovered " << leases_.size() << " leases and " << planning_queue_.size()
@@ -345,6 +353,7 @@ absl::StatusOr<v1::Transfer> TransferManager::CancelTransfer(const std::string& 
     }
   }
   QueueCleanupsForCancel(&batch, &record);
+  DropDeferred(&batch, id);
   NotifyStateChange(state, v1::TRANSFER_STATE_CANCELLED);
   record.mutable_transfer()->set_state(v1::TRANSFER_STATE_CANCELLED);
   *record.mutable_transfer()->mutable_end_time() = ToProto(clock_->Now());
@@ -534,7 +543,7 @@ absl::StatusOr<v1::ReportTasksResponse> TransferManager::ReportTasks(
   }
   if (group.batch.Count() == 0) return response;
   for (auto& [id, record] : group.transfers) {
-    FinishIfDone(&record);
+    FinishIfDone(&group.batch, &record);
     PutTransfer(&group.batch, &record);
   }
   if (absl::Status s = CommitBatch(&group.batch, Durability::kSynced); !s.ok()) return s;
@@ -594,6 +603,10 @@ v1::TaskAck TransferManager::ApplyReport(const v1::TaskReport& report, ReportBat
 void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
                                        const v1::TaskReport& report, TaskRecord* task,
                                        TransferRecord* record) {
+  if (task->kind() == v1::TASK_KIND_FINALIZE_DIRS) {
+    ApplyFinalizeResults(batch, report, task, record);
+    return;
+  }
   if (task->kind() != v1::TASK_KIND_COPY_FILES) {
     ApplyFileStepResult(batch, report, task, record);
     return;
@@ -621,6 +634,11 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
       } else {
         progress->set_files_done(progress->files_done() + 1);
         progress->set_bytes_done(progress->bytes_done() + result.bytes());
+        // A further name of a hard-linked file was not in bytes_total: what it had to
+        // copy (the link could not be made) is added now.
+        if (!file.link_target().empty()) {
+          progress->set_bytes_total(progress->bytes_total() + result.bytes());
+        }
         if (file.source_info().type() == v1::FILE_TYPE_REGULAR) {
           record->mutable_transfer()->set_files_verified(
               record->transfer().files_verified() + 1);
@@ -642,6 +660,7 @@ void TransferManager::ApplyFileResults(rocksdb::WriteBatch* batch,
       const absl::StatusCode code = status.code();
       Notify([code](ManagerObserver& o) { o.FilesFailed(code, 1); });
       AddError(record, status, file.source_path());
+      NoteCopyFailed(batch, file, *record);
     }
   }
   if (retry.empty()) {
@@ -670,17 +689,21 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
     EnqueueTask(batch, task, RetryBackoff(task->attempts()));
     return;
   }
-  if (task->kind() != v1::TASK_KIND_COPY_FILES) {
+  if (task->kind() == v1::TASK_KIND_FINALIZE_DIRS) {
+    for (const v1::FileTask& file : task->files()) FailFinalizedDirectory(file, error, record);
+  } else if (task->kind() == v1::TASK_KIND_COPY_FILES) {
+    for (const v1::FileTask& file : task->files()) {
+      AddError(record, error, file.source_path());
+      NoteCopyFailed(batch, file, *record);
+    }
+    progress->set_files_failed(progress->files_failed() + task->files_size());
+    const absl::StatusCode code = error.code();
+    const int64_t files = task->files_size();
+    Notify([code, files](ManagerObserver& o) { o.FilesFailed(code, files); });
+  } else {
     FailFileStep(batch, task, record, error);
     return;
   }
-  for (const v1::FileTask& file : task->files()) {
-    AddError(record, error, file.source_path());
-  }
-  progress->set_files_failed(progress->files_failed() + task->files_size());
-  const absl::StatusCode code = error.code();
-  const int64_t files = task->files_size();
-  Notify([code, files](ManagerObserver& o) { o.FilesFailed(code, files); });
   task->set_state(TASK_STATE_FAILED);
   record->set_open_tasks(record->open_tasks() - 1);
   store_->Put(batch, Family::kTasks, key, *task);
@@ -720,6 +743,7 @@ absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
   events_.clear();
   chunks_.Reset();
   return status;
+  deferred_taken_.clear();
 }
 
 void TransferManager::Notify(std::function<void(ManagerObserver&)> event) {
@@ -730,7 +754,7 @@ void TransferManager::NotifyStateChange(v1::TransferState from, v1::TransferStat
   Notify([from, to](ManagerObserver& o) { o.TransferStateChanged(from, to); });
 }
 
-void TransferManager::FinishIfDone(TransferRecord* record) {
+void TransferManager::FinishIfDone(rocksdb::WriteBatch* batch, TransferRecord* record) {
   v1::Transfer* transfer = record->mutable_transfer();
   if (IsTerminal(transfer->state()) || !transfer->progress().listing_complete() ||
       record->open_tasks() > 0) {
@@ -746,6 +770,7 @@ void TransferManager::FinishIfDone(TransferRecord* record) {
   detected_stalls_.erase(transfer->id());
   *transfer->mutable_end_time() = ToProto(clock_->Now());
   stalled_reasons_.erase(transfer->id());
+  if (!transfer->dry_run() && ContinueFinalizing(batch, record)) return;
   LOG(INFO) << transfer->id() << " ended " << v1::TransferState_Name(transfer->state())
             << ": " << transfer->progress().files_done() << " files, "
             << transfer->progress().bytes_done() << " bytes";
@@ -812,7 +837,10 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
     return absl::FailedPreconditionError(absl::StrCat(id, " ended while planning"));
   }
   rocksdb::WriteBatch batch;
-  PlannedEntries plan = PlanEntries(entries, options_.plan_limits, &record);
+  StoreHardLinkIndex links(store_, id, &batch);
+  PlannedEntries plan = PlanEntries(entries, options_.plan_limits, &record, &links);
+  // Nothing is staged yet: the page is planned again after the store recovers.
+  if (!links.status().ok()) return links.status();
   if (record.transfer().dry_run()) {
     record.set_open_tasks(0);  // Counted, never copied.
   } else {
@@ -830,6 +858,10 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
   }
   if (!entries.empty()) {
     int64_t bytes = 0;
+    for (const DeferredEntry& deferred : plan.deferred) {
+      store_->Put(&batch, Family::kDeferred, DeferredKey(id, deferred.phase, deferred.seq),
+                  deferred.file);
+    }
     for (const v1::FileInfo& entry : entries) {
       if (entry.type() == v1::FILE_TYPE_REGULAR) bytes += entry.size();
     }
@@ -838,7 +870,6 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
     last_progress_[id] = clock_->Now();
   }
   transfer->mutable_progress()->set_listing_complete(listing_complete);
-  FinishIfDone(&record);
   PutTransfer(&batch, &record);
   return CommitBatch(&batch, Durability::kProcessCrashSafe);
 }
@@ -853,7 +884,7 @@ absl::Status TransferManager::FailTransfer(const std::string& id, const absl::St
   v1::TransferProgress* progress = record.mutable_transfer()->mutable_progress();
   progress->set_files_failed(progress->files_failed() + 1);
   progress->set_listing_complete(true);
-  FinishIfDone(&record);
+  FinishIfDone(&batch, &record);
   rocksdb::WriteBatch batch;
   PutTransfer(&batch, &record);
   return CommitBatch(&batch, Durability::kSynced);
@@ -865,6 +896,7 @@ void TransferManager::SetStalledReason(const std::string& id, const std::string&
     stalled_reasons_.erase(id);
   } else {
     stalled_reasons_[id] = ToValidUtf8(reason);
+  FinishIfDone(&batch, &record);
   }
 }
 
@@ -1006,7 +1038,7 @@ absl::Status TransferManager::ExpireLease(const std::string& task_key,
   if (task.state() == TASK_STATE_LEASED) {
     Notify([](ManagerObserver& o) { o.LeaseExpired(); });
     RetryOrFailTask(&batch, &task, &record, why);
-    FinishIfDone(&record);
+    FinishIfDone(&batch, &record);
     PutTransfer(&batch, &record);
   }
   if (absl::Status s = CommitBatch(&batch, Durability::kProcessCrashSafe); !s.ok()) {

@@ -5,7 +5,10 @@
 // instant and restart consistent (Recover). The gRPC services are thin adapters over
 // it; the planning loop and the housekeeping loop call into it too.
 //
-//   transfer: PENDING -> PLANNING -> RUNNING -> SUCCEEDED | FAILED, or CANCELLED
+//   transfer: PENDING -> PLANNING -> RUNNING -> SUCCEEDED | FAILED, or CANCELLED;
+//             RUNNING ends only after its finalize phases (listing complete, no task
+//             open): LINKS -> DIRS -> DONE, each run in bounded waves of tasks from the
+//             `deferred` family (transfer_manager_finalize.cc)
 //   task:     QUEUED -> LEASED(worker, generation, expiry) -> DONE | FAILED,
 //             back to QUEUED on lease expiry or a retryable error while attempts last
 //   file copied in chunks: see chunk_tracker.h (transitions in
@@ -79,6 +82,10 @@ struct ManagerOptions {
   // Errors kept per transfer (newest last).
   int max_errors_kept = 20;
   PlanLimits plan_limits;
+  // A finalize phase queues at most this many tasks at a time (each of at most
+  // plan_limits.max_files_per_task entries): memory stays bounded whatever the size of
+  // the transfer.
+  int finalize_wave_tasks = 16;
   // Asked for every task about to be leased (policy re-check before the
   // files' commit, capabilities); null: no check. Must outlive the manager.
   TaskAuthorizer* task_authorizer = nullptr;
@@ -183,7 +190,11 @@ class TransferManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddError(TransferRecord* record, const absl::Status& error,
                 const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishIfDone(TransferRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Once listing is complete and no task is open: queues the next finalize wave into
+  // `batch`, or ends the transfer when every phase is done. Safe to call again on the
+  // same record within one batch.
+  void FinishIfDone(rocksdb::WriteBatch* batch, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes `task` QUEUED (after `delay` when positive) and writes it.
   void EnqueueTask(rocksdb::WriteBatch* batch, TaskRecord* task, absl::Duration delay)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -224,6 +235,34 @@ class TransferManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The successful report of such a task (its one FileResult).
   void ApplyFileStepResult(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
+  // ---- Finalize phases (transfer_manager_finalize.cc) ----
+  // Queues the next wave of deferred work (moving through the phases while the current
+  // one has none left) and returns true, or returns false once the phase is DONE. A
+  // store error also returns true (the transfer does not end without its deferred
+  // work; Recover tries again).
+  bool ContinueFinalizing(rocksdb::WriteBatch* batch, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves up to options_.finalize_wave_tasks tasks' worth of the current phase's entries
+  // from `deferred` into queued tasks; how many tasks (0: the phase has no entry left).
+  absl::StatusOr<int> QueueFinalizeWave(rocksdb::WriteBatch* batch, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The successful report of a FINALIZE_DIRS task: failed entries are counted, retryable
+  // ones retried.
+  void ApplyFinalizeResults(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
+                            TaskRecord* task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A directory's final attributes could not be set: it moves from files_done to
+  // files_failed (unless its copy had already failed: see NoteCopyFailed).
+  void FailFinalizedDirectory(const v1::FileTask& file, const absl::Status& error,
+                              TransferRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A COPY_FILES file failed for good: a directory is marked so that its DIRS entry,
+  // which fails too, is not counted twice.
+  void NoteCopyFailed(rocksdb::WriteBatch* batch, const v1::FileTask& file,
+                      const TransferRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancel: the transfer's deferred work and hard-link index go.
+  void DropDeferred(rocksdb::WriteBatch* batch, const std::string& transfer_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
                            TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ChunkCopied(rocksdb::WriteBatch* batch, const v1::FileResult& result,
@@ -309,6 +348,9 @@ class TransferManager {
   absl::Time next_garbage_collection_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
+  // Per transfer, the last `deferred` key that batch took into a wave: reads see the
+  // committed state only, so a second wave in the same batch starts past it.
+  absl::flat_hash_map<std::string, std::string> deferred_taken_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);  // By task key.

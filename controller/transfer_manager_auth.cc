@@ -9,6 +9,11 @@ bool TransferManager::AuthorizeLease(rocksdb::WriteBatch* batch, TaskRecord* tas
                                      TransferRecord* record, v1::Task* leased) {
   if (options_.task_authorizer == nullptr) return true;
   const absl::Status status = options_.task_authorizer->Authorize(record->transfer(), leased);
+  if (status.ok() && leased->kind() == v1::TASK_KIND_FINALIZE_DIRS) {
+    // Setting a directory's attributes reads nothing from the source: no capability
+    // leaves the controller that the task does not need.
+    for (v1::FileTask& file : *leased->mutable_files()) file.clear_source_capability();
+  }
   if (status.ok()) return true;
   LOG(WARNING) << record->transfer().id() << ": task " << leased->task_id()
                << " not leased: " << status;
@@ -16,7 +21,7 @@ bool TransferManager::AuthorizeLease(rocksdb::WriteBatch* batch, TaskRecord* tas
   // temporary file is cleaned up as for any failed file). Anything else is a failed
   // attempt.
   RetryOrFailTask(batch, task, record, status);
-  FinishIfDone(record);
+  FinishIfDone(batch, record);
   PutTransfer(batch, record);
   return false;
 }
