@@ -742,8 +742,8 @@ absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
   delta_ = Scheduler::Delta();
   events_.clear();
   chunks_.Reset();
-  return status;
   deferred_taken_.clear();
+  return status;
 }
 
 void TransferManager::Notify(std::function<void(ManagerObserver&)> event) {
@@ -760,6 +760,7 @@ void TransferManager::FinishIfDone(rocksdb::WriteBatch* batch, TransferRecord* r
       record->open_tasks() > 0) {
     return;
   }
+  if (!transfer->dry_run() && ContinueFinalizing(batch, record)) return;
   const v1::TransferState end = transfer->progress().files_failed() > 0
                                     ? v1::TRANSFER_STATE_FAILED
                                     : v1::TRANSFER_STATE_SUCCEEDED;
@@ -770,7 +771,6 @@ void TransferManager::FinishIfDone(rocksdb::WriteBatch* batch, TransferRecord* r
   detected_stalls_.erase(transfer->id());
   *transfer->mutable_end_time() = ToProto(clock_->Now());
   stalled_reasons_.erase(transfer->id());
-  if (!transfer->dry_run() && ContinueFinalizing(batch, record)) return;
   LOG(INFO) << transfer->id() << " ended " << v1::TransferState_Name(transfer->state())
             << ": " << transfer->progress().files_done() << " files, "
             << transfer->progress().bytes_done() << " bytes";
@@ -848,6 +848,10 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
     for (const FileRecord& file : plan.files) {
       store_->Put(&batch, Family::kFiles, FileKey(id, file.number()), file);
     }
+    for (const DeferredEntry& deferred : plan.deferred) {
+      store_->Put(&batch, Family::kDeferred, DeferredKey(id, deferred.phase, deferred.seq),
+                  deferred.file);
+    }
   }
   if (root_entry) record.set_root_planned(true);
   record.set_list_cursor(cursor);
@@ -858,10 +862,6 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
   }
   if (!entries.empty()) {
     int64_t bytes = 0;
-    for (const DeferredEntry& deferred : plan.deferred) {
-      store_->Put(&batch, Family::kDeferred, DeferredKey(id, deferred.phase, deferred.seq),
-                  deferred.file);
-    }
     for (const v1::FileInfo& entry : entries) {
       if (entry.type() == v1::FILE_TYPE_REGULAR) bytes += entry.size();
     }
@@ -870,6 +870,7 @@ absl::Status TransferManager::AddPlannedEntries(const std::string& id,
     last_progress_[id] = clock_->Now();
   }
   transfer->mutable_progress()->set_listing_complete(listing_complete);
+  FinishIfDone(&batch, &record);
   PutTransfer(&batch, &record);
   return CommitBatch(&batch, Durability::kProcessCrashSafe);
 }
@@ -884,8 +885,8 @@ absl::Status TransferManager::FailTransfer(const std::string& id, const absl::St
   v1::TransferProgress* progress = record.mutable_transfer()->mutable_progress();
   progress->set_files_failed(progress->files_failed() + 1);
   progress->set_listing_complete(true);
-  FinishIfDone(&batch, &record);
   rocksdb::WriteBatch batch;
+  FinishIfDone(&batch, &record);
   PutTransfer(&batch, &record);
   return CommitBatch(&batch, Durability::kSynced);
 }
@@ -896,7 +897,6 @@ void TransferManager::SetStalledReason(const std::string& id, const std::string&
     stalled_reasons_.erase(id);
   } else {
     stalled_reasons_[id] = ToValidUtf8(reason);
-  FinishIfDone(&batch, &record);
   }
 }
 

@@ -228,13 +228,6 @@ class TransferManager {
                         TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // ---- Files copied in chunks (transfer_manager_chunks.cc; see chunk_tracker.h) ----
-  // The record of the file a COPY_CHUNK, COMMIT_FILE or CLEANUP task works for, or null
-  // (logged, and the file counted failed) if the store cannot give it.
-  FileRecord* FileOf(const TaskRecord& task, TransferRecord* record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The successful report of such a task (its one FileResult).
-  void ApplyFileStepResult(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
   // ---- Finalize phases (transfer_manager_finalize.cc) ----
   // Queues the next wave of deferred work (moving through the phases while the current
   // one has none left) and returns true, or returns false once the phase is DONE. A
@@ -263,6 +256,13 @@ class TransferManager {
   void DropDeferred(rocksdb::WriteBatch* batch, const std::string& transfer_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // ---- Files copied in chunks (transfer_manager_chunks.cc; see chunk_tracker.h) ----
+  // The record of the file a COPY_CHUNK, COMMIT_FILE or CLEANUP task works for, or null
+  // (logged, and the file counted failed) if the store cannot give it.
+  FileRecord* FileOf(const TaskRecord& task, TransferRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The successful report of such a task (its one FileResult).
+  void ApplyFileStepResult(rocksdb::WriteBatch* batch, const v1::TaskReport& report,
                            TaskRecord* task, TransferRecord* record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ChunkCopied(rocksdb::WriteBatch* batch, const v1::FileResult& result,
@@ -340,6 +340,9 @@ class TransferManager {
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   Scheduler::Delta delta_ ABSL_GUARDED_BY(mu_);  // Staged for the batch being built.
   ChunkTracker chunks_ ABSL_GUARDED_BY(mu_);     // File records of that batch.
+  // Per transfer, the last `deferred` key that batch took into a wave: reads see the
+  // committed state only, so a second wave in the same batch starts past it.
+  absl::flat_hash_map<std::string, std::string> deferred_taken_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void(ManagerObserver&)>> events_ ABSL_GUARDED_BY(mu_);
   // Active transfers: when each last moved, and its latest retried error.
   absl::flat_hash_map<std::string, absl::Time> last_progress_ ABSL_GUARDED_BY(mu_);
@@ -348,9 +351,6 @@ class TransferManager {
   absl::Time next_garbage_collection_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_transfer_number_ ABSL_GUARDED_BY(mu_) = 1;
-  // Per transfer, the last `deferred` key that batch took into a wave: reads see the
-  // committed state only, so a second wave in the same batch starts past it.
-  absl::flat_hash_map<std::string, std::string> deferred_taken_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_number_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);  // By task key.
