@@ -30,6 +30,19 @@ void SetOutcome(const absl::Status& status, v1::FileResult* result) {
   if (!status.ok()) result->set_message(ToValidUtf8(status.message()));
 }
 
+// The conflict an existing destination is under the "never" overwrite policy.
+absl::Status NeverReplaces(absl::string_view destination_path) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "destination exists and the overwrite policy is never: ", destination_path));
+}
+
+storage::CommitMode CommitModeOf(const v1::Task& task) {
+  return task.overwrite() == v1::OVERWRITE_POLICY_NEVER ||
+                 task.overwrite() == v1::OVERWRITE_POLICY_UNSPECIFIED
+             ? storage::CommitMode::kNoReplace
+             : storage::CommitMode::kReplace;
+}
+
 // Removes a temporary file when the commit did not happen.
 class TempFileGuard {
  public:
@@ -78,9 +91,12 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   LocalChunkSource local(fs_, &buffer_, options_.local_copy_piece);
   RemoteChunkSource pulled(channels_, &task.source_data_addresses(), &block_);
   ChunkSource* source = remote ? static_cast<ChunkSource*>(&pulled) : &local;
+  // Before anything is streamed: a file to be linked is not read.
+  std::vector<absl::StatusOr<std::string>> links;
+  if (task.kind() == v1::TASK_KIND_COPY_FILES) links = DecideLinks(task);
   std::optional<BatchedRemoteSource> batched;
   if (remote && task.kind() == v1::TASK_KIND_COPY_FILES) {
-    std::vector<const v1::FileTask*> whole = FilesToStream(task);
+    std::vector<const v1::FileTask*> whole = FilesToStream(task, links);
     if (whole.size() > 1) {
       // Spreads the tasks of one transfer over the source cluster's copyds.
       const std::string& address = task.source_data_addresses(
@@ -93,6 +109,7 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   ThrottledChunkSource throttled(source, remote ? options_.rate_limiter : nullptr,
                                  task.flow_group());
   Context context{&task, abort, bytes_done, &throttled};
+  context.links = &links;
   if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   // Many small files: one syncfs before the renames and one after beat an fsync of
   // every file and directory by far (rsync -a + sync is the yardstick).
@@ -119,10 +136,13 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   return report;
 }
 
-std::vector<const v1::FileTask*> FileCopier::FilesToStream(const v1::Task& task) {
+std::vector<const v1::FileTask*> FileCopier::FilesToStream(
+    const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links) {
   std::vector<const v1::FileTask*> files;
-  for (const v1::FileTask& file : task.files()) {
+  for (int i = 0; i < task.files_size(); ++i) {
+    const v1::FileTask& file = task.files(i);
     if (file.source_info().type() != v1::FILE_TYPE_REGULAR) continue;
+    if (!links[i].ok() || !links[i]->empty()) continue;  // Linked or failing: not read.
     absl::StatusOr<std::string> target =
         RootRelativePath(file.destination_path(), "destination_path");
     if (!target.ok()) continue;
@@ -174,9 +194,17 @@ v1::FileResult FileCopier::CopyOne(const Context& context, const v1::FileTask& f
   }
   if (status.ok()) {
     switch (type) {
-      case v1::FILE_TYPE_REGULAR:
-        status = CopyRegular(context, file, *source, *target, result_index, &result);
+      case v1::FILE_TYPE_REGULAR: {
+        const absl::StatusOr<std::string>& link = (*context.links)[result_index];
+        if (!link.ok()) {
+          status = link.status();
+        } else if (link->empty()) {
+          status = CopyRegular(context, file, *source, *target, result_index, &result);
+        } else {
+          status = LinkRegular(context, file, *source, *link, *target, result_index, &result);
+        }
         break;
+      }
       case v1::FILE_TYPE_DIRECTORY:
         status = CopyDirectory(context, file, *target);
         break;
@@ -244,8 +272,7 @@ absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
     if (!copied.ok()) return copied.status();
     if (*copied) return Overwrite::kAlreadyCopied;
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "destination exists and the overwrite policy is never: ", file.destination_path()));
+  return NeverReplaces(file.destination_path());
 }
 
 absl::StatusOr<bool> FileCopier::IsCompleteCopy(const Context& context,
@@ -400,14 +427,10 @@ absl::Status FileCopier::ApplyOwner(const v1::Task& task, const std::string& pat
 
 absl::Status FileCopier::Commit(const v1::Task& task, const std::string& temp,
                                 const std::string& target, bool sync_dir) {
-  const storage::CommitMode mode = task.overwrite() == v1::OVERWRITE_POLICY_NEVER ||
-                                           task.overwrite() == v1::OVERWRITE_POLICY_UNSPECIFIED
-                                       ? storage::CommitMode::kNoReplace
-                                       : storage::CommitMode::kReplace;
+  const storage::CommitMode mode = CommitModeOf(task);
   absl::Status renamed = fs_->Rename(temp, target, mode);
   if (absl::IsFailedPrecondition(renamed) && mode == storage::CommitMode::kNoReplace) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "destination exists and the overwrite policy is never: /", target));
+    return NeverReplaces(absl::StrCat("/", target));
   }
   if (!renamed.ok() || !sync_dir) return renamed;
   return fs_->SyncDir(storage::Dirname(target));
@@ -462,9 +485,7 @@ absl::Status FileCopier::CopySymlink(const Context& context, const v1::FileTask&
   const v1::Task& task = *context.task;
   const bool batched = context.pending != nullptr;
   if (absl::Status s = MakeDirsDurably(storage::Dirname(target), !batched); !s.ok()) return s;
-  const std::string temp = storage::JoinPath(
-      storage::Dirname(target),
-      storage::TempFileName(storage::Basename(target), absl::Uniform<uint64_t>(bitgen_)));
+  const std::string temp = TempNameBeside(target);
   if (absl::Status s = fs_->CreateSymlink(file.source_info().symlink_target(), temp); !s.ok()) {
     return s;
   }
@@ -474,6 +495,95 @@ absl::Status FileCopier::CopySymlink(const Context& context, const v1::FileTask&
   if (absl::Status s = Commit(task, temp, target, !batched); !s.ok()) return s;
   guard.Release();
   return absl::OkStatus();
+}
+
+std::string FileCopier::TempNameBeside(const std::string& target) {
+  return storage::JoinPath(
+      storage::Dirname(target),
+      storage::TempFileName(storage::Basename(target), absl::Uniform<uint64_t>(bitgen_)));
+}
+
+std::vector<absl::StatusOr<std::string>> FileCopier::DecideLinks(const v1::Task& task) {
+  std::vector<absl::StatusOr<std::string>> links;
+  links.reserve(task.files_size());
+  for (const v1::FileTask& file : task.files()) links.push_back(LinkSourceOf(task, file));
+  return links;
+}
+
+absl::StatusOr<std::string> FileCopier::LinkSourceOf(const v1::Task& task,
+                                                     const v1::FileTask& file) {
+  if (file.link_target().empty() || file.source_info().type() != v1::FILE_TYPE_REGULAR) {
+    return std::string();
+  }
+  absl::StatusOr<std::string> existing = RootRelativePath(file.link_target(), "link_target");
+  if (!existing.ok()) return existing.status();
+  const v1::FileInfo& planned = file.source_info();
+  absl::StatusOr<storage::FileInfo> info = fs_->Stat(*existing);
+  std::string why;
+  if (absl::IsNotFound(info.status())) {
+    why = "it does not exist";
+  } else if (!info.ok()) {
+    why = std::string(info.status().message());
+  } else if (info->type != storage::FileType::kRegular) {
+    why = "it is not a regular file";
+  } else if (info->size != planned.size()) {
+    why = absl::StrCat("it has ", info->size, " bytes, the source ", planned.size());
+  } else if (task.preserve().mtime() && info->mtime_ns != planned.mtime_ns()) {
+    why = absl::StrCat("its mtime is ", info->mtime_ns, " ns, the source's ",
+                       planned.mtime_ns());
+  } else {
+    return *std::move(existing);
+  }
+  LOG(INFO) << "task " << task.task_id() << ": copying "
+            << storage::PathForMessage(file.destination_path()) << " instead of linking it to "
+            << storage::PathForMessage(file.link_target()) << ": " << why;
+  return std::string();
+}
+
+absl::Status FileCopier::LinkRegular(const Context& context, const v1::FileTask& file,
+                                     const std::string& source, const std::string& existing,
+                                     const std::string& target, int result_index,
+                                     v1::FileResult* result) {
+  const bool batched = context.pending != nullptr;
+  const auto copy_instead = [&](const absl::Status& why) {
+    LOG(INFO) << "task " << context.task->task_id() << ": copying "
+              << storage::PathForMessage(file.destination_path()) << " instead of linking it: "
+              << why;
+    return CopyRegular(context, file, source, target, result_index, result);
+  };
+  absl::StatusOr<storage::FileInfo> linked_to = fs_->Stat(existing);
+  if (absl::IsNotFound(linked_to.status())) return copy_instead(linked_to.status());
+  if (!linked_to.ok()) return linked_to.status();
+  absl::StatusOr<storage::FileInfo> now = fs_->Stat(target);
+  // A retry whose earlier attempt made the link: done, once it is durable.
+  const bool linked = now.ok() && now->device == linked_to->device &&
+                      now->inode == linked_to->inode;
+  if (!linked) {
+    absl::StatusOr<Overwrite> overwrite = CheckOverwrite(context, file, source, target, result);
+    if (!overwrite.ok() || *overwrite != Overwrite::kCopy) return overwrite.status();
+    if (absl::Status s = MakeDirsDurably(storage::Dirname(target), !batched); !s.ok()) return s;
+    const bool in_place = CommitModeOf(*context.task) == storage::CommitMode::kNoReplace;
+    const std::string name = in_place ? target : TempNameBeside(target);
+    const absl::Status made = fs_->Link(existing, name);
+    if (in_place && absl::IsAlreadyExists(made)) return NeverReplaces(file.destination_path());
+    // Gone since DecideLinks, or as many links as it can have.
+    if (absl::IsNotFound(made) || absl::IsFailedPrecondition(made)) return copy_instead(made);
+    if (!made.ok()) return made;
+    if (!in_place) {
+      if (absl::Status s = ReplaceWithLink(*context.task, name, target); !s.ok()) return s;
+    }
+  }
+  // A batched task's last SyncFileSystem makes the new name durable.
+  return batched ? absl::OkStatus() : fs_->SyncDir(storage::Dirname(target));
+}
+
+absl::Status FileCopier::ReplaceWithLink(const v1::Task& task, const std::string& temp,
+                                         const std::string& target) {
+  // rename(2) between two names of one inode succeeds without doing anything and leaves
+  // `temp` (the target became that inode since it was checked): the guard removes it.
+  // After a real rename the name is gone and the guard's NOT_FOUND is ignored.
+  TempFileGuard guard(fs_, temp);
+  return Commit(task, temp, target, /*sync_dir=*/false);
 }
 
 }  // namespace ferry::copyd

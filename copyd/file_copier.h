@@ -16,6 +16,15 @@
 // it, but its report never reached the controller) as copied, not as a conflict.
 // Directories are created, symlinks are recreated as links (never followed), other
 // file types are skipped.
+// Hard links: a regular file whose FileTask has a link_target (the destination of the
+// first name of its source inode, committed by an earlier task) becomes another name
+// of that file when it still looks like the source as planned (a regular file of the
+// planned size, and mtime when preserved); else it is copied as any file, with one log
+// line saying why. Under "never" the link is made in place (an existing destination is
+// the usual conflict); under the other policies beside it, then renamed over it. A
+// destination that already is that inode (a retry's earlier link) is done. Nothing is
+// read from the source and the result has 0 bytes. Links are decided before anything
+// is copied, so a batched remote read streams only the files really copied.
 //
 // A large file is copied in chunks by several tasks, maybe on several workers at once,
 // each with one FileTask (file_copier_chunks.cc):
@@ -113,11 +122,33 @@ class FileCopier {
     // Non-null when the task's files are committed together (several files): no fsync
     // per file or directory, regular files wait here for CommitPending.
     std::vector<PendingCommit>* pending = nullptr;
+    // COPY_FILES: DecideLinks' answer for each FileTask, by index.
+    const std::vector<absl::StatusOr<std::string>>* links = nullptr;
   };
 
+  // For each FileTask of a COPY_FILES task, in order: the root-relative name of the
+  // existing file to make it another name of, "" to copy it (no link_target, or the
+  // link target no longer looks like the planned source: logged), or INVALID_ARGUMENT
+  // for a malformed link_target.
+  std::vector<absl::StatusOr<std::string>> DecideLinks(const v1::Task& task);
+  absl::StatusOr<std::string> LinkSourceOf(const v1::Task& task, const v1::FileTask& file);
+  // Makes `target` another name of `existing` under the overwrite policy (see the top
+  // comment); durable at return, or with the task's last SyncFileSystem when batched.
+  absl::Status LinkRegular(const Context& context, const v1::FileTask& file,
+                           const std::string& source, const std::string& existing,
+                           const std::string& target, int result_index,
+                           v1::FileResult* result);
+  // Renames `temp`, a new name of a file, over `target`; `temp` is gone afterwards.
+  absl::Status ReplaceWithLink(const v1::Task& task, const std::string& temp,
+                               const std::string& target);
+  // A fresh random temporary name beside `target`.
+  std::string TempNameBeside(const std::string& target);
+
   // The regular files of a COPY_FILES task worth streaming together from another
-  // cluster: those whose target does not exist (or is replaced anyway).
-  std::vector<const v1::FileTask*> FilesToStream(const v1::Task& task);
+  // cluster: those whose target does not exist (or is replaced anyway) and that are
+  // not to be linked (`links`, from DecideLinks).
+  std::vector<const v1::FileTask*> FilesToStream(
+      const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links);
   v1::FileResult CopyOne(const Context& context, const v1::FileTask& file, int result_index);
   // Makes every pending temporary file durable at once (SyncFileSystem), renames them
   // all into place, then makes the names durable (SyncFileSystem again); the results in

@@ -9,14 +9,18 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
+#include "common/server_util.h"
 #include "copyd/data_service.h"
 #include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "storage/fault_injection_file_system.h"
 #include "storage/mem_file_system.h"
@@ -80,7 +84,15 @@ class HookedMemFileSystem : public storage::MemFileSystem {
     return temp;
   }
 
+  // Called after each successful Link (when set): how a test races a link.
+  absl::Status Link(absl::string_view existing, absl::string_view new_path) override {
+    absl::Status linked = MemFileSystem::Link(existing, new_path);
+    if (linked.ok() && on_link) on_link();
+    return linked;
+  }
+
   HookedFile::Hook on_temp_write;
+  std::function<void()> on_link;
 };
 
 class FileCopierTest : public ::testing::Test {
@@ -779,6 +791,247 @@ TEST_F(FileCopierTest, OwnersAreNotSetWhenThisCopydMayNotSetThem) {
   EXPECT_EQ(fs_.Count(FaultOp::kSetOwner), 0);
   EXPECT_EQ(StatOf("dst/a").uid, geteuid());
   EXPECT_EQ(StatOf("dst/a").mode, 04755u);
+}
+
+// ---- Hard links: src/b is another name of src/a, whose copy dst/a is committed. ----
+
+class HardLinkTest : public FileCopierTest {
+ protected:
+  void SetUp() override {
+    first_ = Source("a", data_);
+    ASSERT_EQ(RunOne(first_).code(), 0);
+    ASSERT_TRUE(mem_.Link("src/a", "src/b").ok());
+    mem_.SyncAll();
+  }
+
+  // src/b -> dst/b, to be linked to `link_target`.
+  v1::FileTask Second(const std::string& link_target = "/dst/a") {
+    v1::FileTask file = Planned("b");
+    file.set_link_target(link_target);
+    return file;
+  }
+
+  bool SameInode(const std::string& a, const std::string& b) {
+    const storage::FileInfo x = StatOf(a), y = StatOf(b);
+    return x.device == y.device && x.inode == y.inode;
+  }
+
+  // `result` is of dst/b made another name of dst/a: nothing read or written.
+  void ExpectLinked(const v1::FileResult& result) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+    EXPECT_FALSE(result.skipped());
+    EXPECT_EQ(result.bytes(), 0u);
+    EXPECT_TRUE(SameInode("dst/a", "dst/b"));
+    EXPECT_EQ(StatOf("dst/a").nlink, 2u);
+    EXPECT_THAT(DestinationTree(), ElementsAre("dst/a", "dst/b"));  // No temporary name.
+  }
+
+  const std::string data_ = TestData(kBlockSize + 10);
+  v1::FileTask first_;
+};
+
+TEST_F(HardLinkTest, TheSecondNameIsLinkedDurablyWithoutReadingTheSource) {
+  const int64_t opened = fs_.Count(FaultOp::kOpenForRead);
+  ExpectLinked(RunOne(Second()));
+  EXPECT_EQ(fs_.Count(FaultOp::kOpenForRead), opened);
+  EXPECT_EQ(fs_.Count(FaultOp::kCreateTemp), 1);  // dst/a's only.
+  fs_.SimulateCrash();
+  EXPECT_TRUE(SameInode("dst/a", "dst/b"));
+  EXPECT_TRUE(Content("dst/b") == data_);
+}
+
+TEST_F(HardLinkTest, ALinkInABatchedTaskIsDurableWithTheTasksSync) {
+  v1::FileTask other = Source("c", "other");
+  v1::FileTask deeper = Second();
+  deeper.set_destination_path("/dst/new/b");
+  const int64_t synced_dirs = fs_.Count(FaultOp::kSyncDir);
+  const v1::TaskReport report = Run(MakeTask({deeper, other}));
+  ASSERT_EQ(report.files_size(), 2);
+  EXPECT_EQ(report.files(0).code(), 0) << report.files(0).message();
+  EXPECT_EQ(report.files(0).bytes(), 0u);
+  ExpectCopied(report.files(1), "other");
+  EXPECT_EQ(fs_.Count(FaultOp::kSyncDir), synced_dirs);
+  EXPECT_EQ(fs_.Count(FaultOp::kSyncFileSystem), 2);
+  fs_.SimulateCrash();
+  EXPECT_TRUE(SameInode("dst/a", "dst/new/b"));
+  EXPECT_EQ(Content("dst/c"), "other");
+}
+
+TEST_F(HardLinkTest, AMissingLinkTargetIsCopiedInstead) {
+  const v1::FileResult result = RunOne(Second("/dst/elsewhere"));
+  ExpectCopied(result, data_);
+  EXPECT_FALSE(SameInode("dst/a", "dst/b"));
+  EXPECT_TRUE(Content("dst/b") == data_);
+}
+
+TEST_F(HardLinkTest, ALinkTargetThatNoLongerLooksLikeTheSourceIsNotLinked) {
+  struct Case {
+    const char* what;
+    std::function<void()> change;
+    bool preserve_mtime;
+    bool linked;
+  };
+  const Case cases[] = {
+      {"other size", [&] { ASSERT_TRUE(WriteFile(mem_, "dst/a", data_ + "x").ok()); }, true,
+       false},
+      {"other mtime",
+       [&] { ASSERT_TRUE(mem_.SetModeAndMtime("dst/a", kSourceMode, kSourceMtime + 1).ok()); },
+       true, false},
+      {"other mtime, mtimes not preserved",
+       [&] { ASSERT_TRUE(mem_.SetModeAndMtime("dst/a", kSourceMode, kSourceMtime + 1).ok()); },
+       false, true},
+      {"a directory",
+       [&] {
+         ASSERT_TRUE(mem_.Remove("dst/a").ok());
+         ASSERT_TRUE(mem_.MakeDirs("dst/a", 0755).ok());
+       },
+       true, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_TRUE(mem_.Remove("dst/a").ok());
+    ASSERT_EQ(RunOne(first_).code(), 0);
+    c.change();
+    v1::FileTask second = Second();
+    const v1::FileResult result =
+        RunOne(second, v1::OVERWRITE_POLICY_NEVER, /*preserve=*/c.preserve_mtime);
+    EXPECT_EQ(result.code(), 0) << result.message();
+    if (c.linked) {
+      EXPECT_TRUE(SameInode("dst/a", "dst/b"));
+      EXPECT_EQ(result.bytes(), 0u);
+    } else {
+      ExpectCopied(result, data_);
+      EXPECT_FALSE(SameInode("dst/a", "dst/b"));
+    }
+    ASSERT_TRUE(mem_.Remove("dst/b").ok());
+  }
+}
+
+TEST_F(HardLinkTest, NeverKeepsAnExistingDestination) {
+  Existing("b", "old", kSourceMtime);
+  const v1::FileResult result = RunOne(Second());
+  EXPECT_EQ(result.code(), Code(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(result.message(), HasSubstr("overwrite policy is never"));
+  EXPECT_EQ(Content("dst/b"), "old");
+  EXPECT_THAT(DestinationTree(), ElementsAre("dst/a", "dst/b"));
+}
+
+TEST_F(HardLinkTest, ReplaceLinksOverAnExistingDifferentFile) {
+  Existing("b", "old", kSourceMtime + 7);
+  ExpectLinked(RunOne(Second(), v1::OVERWRITE_POLICY_REPLACE));
+  EXPECT_TRUE(Content("dst/b") == data_);
+}
+
+TEST_F(HardLinkTest, SkipIdenticalKeepsAnIdenticalLookingDestination) {
+  Existing("b", std::string(data_.size(), 'x'), kSourceMtime);
+  const v1::FileResult result = RunOne(Second(), v1::OVERWRITE_POLICY_SKIP_IDENTICAL);
+  EXPECT_EQ(result.code(), 0) << result.message();
+  EXPECT_TRUE(result.skipped());
+  EXPECT_FALSE(SameInode("dst/a", "dst/b"));
+}
+
+TEST_F(HardLinkTest, ARetryFindingItsLinkReportsItDone) {
+  const v1::Task task = MakeTask({Second()});
+  ExpectLinked(Run(task).files(0));
+  for (v1::OverwritePolicy policy :
+       {v1::OVERWRITE_POLICY_NEVER, v1::OVERWRITE_POLICY_REPLACE}) {
+    v1::Task retry = Retried(task);
+    retry.set_overwrite(policy);
+    ExpectLinked(Run(retry).files(0));
+  }
+}
+
+TEST_F(HardLinkTest, ReplaceRacedByTheSameLinkLeavesNoTemporaryName) {
+  // Someone makes dst/b that same inode between the check and the rename, which then
+  // does nothing (rename(2) of two names of one inode).
+  mem_.on_link = [this] {
+    mem_.on_link = nullptr;
+    EXPECT_TRUE(mem_.Link("dst/a", "dst/b").ok());
+  };
+  ExpectLinked(RunOne(Second(), v1::OVERWRITE_POLICY_REPLACE));
+}
+
+TEST_F(HardLinkTest, AMalformedLinkTargetIsInvalid) {
+  const v1::FileResult result = RunOne(Second("dst/a"));  // Not absolute.
+  EXPECT_EQ(result.code(), Code(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(result.message(), HasSubstr("link_target"));
+  EXPECT_THAT(DestinationTree(), ElementsAre("dst/a"));
+}
+
+// A DataService of another cluster on 127.0.0.1 serving `fs`; records the path of
+// every data block it sends.
+class SourceCluster {
+ public:
+  SourceCluster()
+      : service_(&fs, [this](absl::string_view path, v1::DataBlock*) {
+          absl::MutexLock lock(&mu_);
+          served_.insert(std::string(path));
+        }) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    AddListeningPort(builder, "127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service_);
+    absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+        StartServer(builder, &port, "127.0.0.1:0");
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (server.ok()) server_ = *std::move(server);
+    address = absl::StrCat("127.0.0.1:", port);
+  }
+  ~SourceCluster() {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  std::set<std::string> served() {
+    absl::MutexLock lock(&mu_);
+    return served_;
+  }
+
+  storage::MemFileSystem fs;
+  std::string address;
+
+ private:
+  DataServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  absl::Mutex mu_;
+  std::set<std::string> served_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(FileCopierTest, ABatchedRemoteTaskStreamsOnlyTheFilesItDoesNotLink) {
+  SourceCluster source;
+  ASSERT_TRUE(source.fs.MakeDirs("src", 0755).ok());
+  const std::string data = TestData(kBlockSize + 3);
+  std::vector<v1::FileTask> files;
+  // x1 and x2 are names of one inode whose first name the transfer committed as dst/x;
+  // c1 and c2 are copied.
+  for (const char* name : {"x1", "c1", "x2", "c2"}) {
+    const std::string path = absl::StrCat("src/", name);
+    ASSERT_TRUE(WriteFile(source.fs, path, absl::StrCat(data, name)).ok());
+    ASSERT_TRUE(source.fs.SetModeAndMtime(path, kSourceMode, kSourceMtime).ok());
+    v1::FileTask file;
+    file.set_source_path(absl::StrCat("/", path));
+    file.set_destination_path(absl::StrCat("/dst/", name));
+    *file.mutable_source_info() = ToProtoFileInfo(*source.fs.Stat(path), "src");
+    if (name[0] == 'x') file.set_link_target("/dst/x");
+    files.push_back(file);
+  }
+  Existing("x", absl::StrCat(data, "x1"), kSourceMtime);
+  DataChannels channels;
+  FileCopier copier(&fs_, &clock_, Options(), &channels);
+  v1::Task task = MakeTask(files);
+  task.add_source_data_addresses(source.address);
+  const v1::TaskReport report = copier.Execute(task, &abort_, &bytes_done_);
+  ASSERT_EQ(report.code(), 0) << report.message();
+  ASSERT_EQ(report.files_size(), 4);
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+  }
+  EXPECT_EQ(report.files(0).bytes(), 0u);
+  EXPECT_EQ(report.files(2).bytes(), 0u);
+  ExpectCopied(report.files(1), absl::StrCat(data, "c1"));
+  ExpectCopied(report.files(3), absl::StrCat(data, "c2"));
+  EXPECT_THAT(source.served(), ElementsAre("/src/c1", "/src/c2"));
+  EXPECT_EQ(StatOf("dst/x").nlink, 3u);
+  EXPECT_TRUE(Content("dst/c2") == absl::StrCat(data, "c2"));
 }
 
 // What the copier reports as done survives a crash right after (the durability model of
