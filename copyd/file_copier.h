@@ -14,8 +14,11 @@
 // killed attempt left beside each target, and under the "never" policy it counts a
 // target that already is a complete copy of the source (an earlier attempt committed
 // it, but its report never reached the controller) as copied, not as a conflict.
-// Directories are created, symlinks are recreated as links (never followed), other
-// file types are skipped.
+// Directories are created (kept writable by their owner: their final mode and mtime
+// come with TASK_KIND_FINALIZE_DIRS, dir_finalizer.h, which Execute runs too), symlinks
+// are recreated as links (never followed), other file types are skipped. With
+// preserve.owner, files and symlinks get the planned owner before their mode, when
+// options.can_set_owner (copyd runs as root).
 // Hard links: a regular file whose FileTask has a link_target (the destination of the
 // first name of its source inode, committed by an earlier task) becomes another name
 // of that file when it still looks like the source as planned (a regular file of the
