@@ -26,6 +26,7 @@
 #include "common/server_util.h"
 #include "controller/authorizer_hooks.h"
 #include "controller/bandwidth_manager.h"
+#include "controller/lease_wait_list.h"
 #include "controller/metrics.h"
 #include "controller/planning_loop.h"
 #include "controller/services.h"
@@ -292,7 +293,12 @@ int Run() {
   PlanningLoop planning(&manager, &lister, &clock, authorization.issuer.get());
 
   CopyServiceImpl copy_service(&manager, authorization.policy.get());
-  WorkerServiceImpl worker_service(&manager);
+  // Long poll of LeaseTasks: idle workers hear of new tasks at once.
+  LeaseWaitList lease_waits(&clock, [&manager](const v1::LeaseTasksRequest& request) {
+    return manager.LeaseTasks(request);
+  });
+  manager.SetTasksRunnableListener([&lease_waits] { lease_waits.Wake(); });
+  WorkerServiceImpl worker_service(&manager, &lease_waits, &clock);
   ConfigureCommonServerOptions();
   grpc::ServerBuilder builder;
   int port = 0;

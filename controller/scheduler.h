@@ -52,6 +52,13 @@ class Scheduler {
   class Delta {
    public:
     bool empty() const { return changes_.empty(); }
+    // Whether applying it makes some task runnable (an enqueue, not a pick).
+    bool adds_runnable() const {
+      for (const Change& change : changes_) {
+        if (change.count_change > 0) return true;
+      }
+      return false;
+    }
 
    private:
     friend class Scheduler;

@@ -221,11 +221,52 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(
   return Respond(context, manager_->Heartbeat(*request), response);
 }
 
+namespace {
+
+// A LeaseTasks call held in the LeaseWaitList (long poll); deletes itself in OnDone.
+class HeldLease final : public grpc::ServerUnaryReactor {
+ public:
+  HeldLease(LeaseWaitList* waits, const v1::LeaseTasksRequest& request,
+            absl::Time deadline, v1::LeaseTasksResponse* response)
+      : waits_(waits), call_(std::make_shared<LeaseWaitList::Call>()) {
+    call_->request = request;
+    call_->deadline = deadline;
+    call_->done = [this, response](absl::StatusOr<v1::LeaseTasksResponse> result) {
+      if (result.ok()) *response = *std::move(result);
+      Finish(ToGrpcStatus(result.status()));
+    };
+    waits_->Hold(call_);
+  }
+
+  void OnCancel() override {
+    call_->cancelled = true;
+    waits_->Wake();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  LeaseWaitList* const waits_;
+  const std::shared_ptr<LeaseWaitList::Call> call_;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseTasks(
     grpc::CallbackServerContext* context, const v1::LeaseTasksRequest* request,
     v1::LeaseTasksResponse* response) {
   if (absl::Status s = CheckWorker(context, *manager_); !s.ok()) return Finish(context, s);
-  return Respond(context, manager_->LeaseTasks(*request), response);
+  const absl::Duration wait = absl::Milliseconds(request->wait_ms());
+  if (wait < absl::ZeroDuration() || wait > LeaseWaitList::kMaxWait) {
+    return Finish(context, absl::InvalidArgumentError(absl::StrCat(
+                               "wait_ms: must be 0-", absl::ToInt64Milliseconds(
+                                                          LeaseWaitList::kMaxWait))));
+  }
+  absl::StatusOr<v1::LeaseTasksResponse> result = manager_->LeaseTasks(*request);
+  if (waits_ == nullptr || wait == absl::ZeroDuration() || !result.ok() ||
+      !result->tasks().empty()) {
+    return Respond(context, std::move(result), response);
+  }
+  return new HeldLease(waits_, *request, clock_->Now() + wait, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReportTasks(

@@ -22,7 +22,9 @@
 #ifndef FERRY_CONTROLLER_SERVICES_H_
 #define FERRY_CONTROLLER_SERVICES_H_
 
+#include "common/clock.h"
 #include "controller/authorizer_hooks.h"
+#include "controller/lease_wait_list.h"
 #include "controller/transfer_manager.h"
 #include "proto/copy_service.grpc.pb.h"
 #include "proto/worker_service.grpc.pb.h"
@@ -63,6 +65,11 @@ class CopyServiceImpl final : public v1::CopyService::CallbackService {
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
   explicit WorkerServiceImpl(TransferManager* manager) : manager_(manager) {}
+  // With `waits` (not owned; outlives the service), a LeaseTasks call that asks to wait
+  // (wait_ms) and finds nothing runnable is held there (long poll) until `clock`'s now
+  // plus its wait.
+  WorkerServiceImpl(TransferManager* manager, LeaseWaitList* waits, const Clock* clock)
+      : manager_(manager), waits_(waits), clock_(clock) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
                                            const v1::RegisterWorkerRequest* request,
@@ -79,6 +86,8 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
 
  private:
   TransferManager* const manager_;
+  LeaseWaitList* const waits_ = nullptr;
+  const Clock* const clock_ = nullptr;
 };
 
 }  // namespace ferry::controller

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -50,12 +51,14 @@ class ServicesTest : public testing::ControllerTest {
   }
 
   // Serves both services as `server_identity` (this cluster's controller by default).
-  void Serve(const auth::TlsConfig& server_identity) {
+  void Serve(const auth::TlsConfig& server_identity, LeaseWaitList* waits = nullptr) {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
         auth::ServerCredentials(server_identity);
     ASSERT_TRUE(credentials.ok()) << credentials.status();
     copy_service_ = std::make_unique<CopyServiceImpl>(manager_.get());
-    worker_service_ = std::make_unique<WorkerServiceImpl>(manager_.get());
+    worker_service_ = waits == nullptr
+                          ? std::make_unique<WorkerServiceImpl>(manager_.get())
+                          : std::make_unique<WorkerServiceImpl>(manager_.get(), waits, &clock_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
     builder.RegisterService(copy_service_.get());
@@ -182,6 +185,91 @@ TEST_F(ServicesTest, UnsafePlaintextSkipsRoleChecksAndCallsEveryoneAnonymous) {
   EXPECT_EQ(transfer.user(), auth::kAnonymousPrincipal);
   grpc::Status registered = Register(Plaintext());
   EXPECT_TRUE(registered.ok()) << registered.error_message();
+}
+
+// A LeaseTasks call of `worker` asking to be held `wait_ms`, run on its own thread.
+class HeldLeaseCall {
+ public:
+  HeldLeaseCall(std::shared_ptr<grpc::Channel> channel, const std::string& worker,
+                int wait_ms)
+      : thread_([this, channel, worker, wait_ms] {
+          grpc::ClientContext context;
+          context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+          v1::LeaseTasksRequest request;
+          request.set_worker_id(worker);
+          request.set_max_tasks(1);
+          request.set_wait_ms(wait_ms);
+          status_ = v1::WorkerService::NewStub(channel)->LeaseTasks(&context, request,
+                                                                     &response_);
+        }) {}
+  // Waits for the answer.
+  const v1::LeaseTasksResponse& Answer(grpc::Status* status) {
+    thread_.join();
+    *status = status_;
+    return response_;
+  }
+
+ private:
+  grpc::Status status_;
+  v1::LeaseTasksResponse response_;
+  std::thread thread_;
+};
+
+bool HeldWithin(const LeaseWaitList& waits, size_t calls) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (waits.held() != calls && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  return waits.held() == calls;
+}
+
+TEST_F(ServicesTest, AnIdleLeaseCallIsHeldUntilATaskIsRunnable) {
+  LeaseWaitList waits(&clock_, [this](const v1::LeaseTasksRequest& request) {
+    return manager_->LeaseTasks(request);
+  });
+  manager_->SetTasksRunnableListener([&waits] { waits.Wake(); });
+  ASSERT_NO_FATAL_FAILURE(Serve(Plaintext(), &waits));
+  const std::string worker = RegisterWorker();
+  HeldLeaseCall call(ChannelAs(Plaintext()), worker, 60'000);
+  ASSERT_TRUE(HeldWithin(waits, 1));
+
+  const std::string id = CreateTransfer("r1");
+  Plan(id, {testing::RegularFile("f", 10)});
+  grpc::Status status;
+  const v1::LeaseTasksResponse& answer = call.Answer(&status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answer.tasks_size(), 1);
+  EXPECT_EQ(answer.tasks(0).transfer_id(), id);
+  manager_->SetTasksRunnableListener(nullptr);
+}
+
+TEST_F(ServicesTest, AHeldLeaseCallEndsEmptyWhenItsWaitIsOver) {
+  LeaseWaitList waits(&clock_, [this](const v1::LeaseTasksRequest& request) {
+    return manager_->LeaseTasks(request);
+  });
+  ASSERT_NO_FATAL_FAILURE(Serve(Plaintext(), &waits));
+  const std::string worker = RegisterWorker();
+  HeldLeaseCall call(ChannelAs(Plaintext()), worker, 5'000);
+  ASSERT_TRUE(HeldWithin(waits, 1));
+  clock_.Advance(absl::Seconds(5));
+  grpc::Status status;
+  const v1::LeaseTasksResponse& answer = call.Answer(&status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(answer.tasks().empty());
+  EXPECT_EQ(answer.retry_after_ms(), 0);  // Ask again at once.
+}
+
+TEST_F(ServicesTest, ALeaseWaitOutOfRangeIsInvalidArgument) {
+  LeaseWaitList waits(&clock_, [this](const v1::LeaseTasksRequest& request) {
+    return manager_->LeaseTasks(request);
+  });
+  ASSERT_NO_FATAL_FAILURE(Serve(Plaintext(), &waits));
+  const std::string worker = RegisterWorker();
+  for (int wait_ms : {-1, 60'001}) {
+    HeldLeaseCall call(ChannelAs(Plaintext()), worker, wait_ms);
+    grpc::Status status;
+    call.Answer(&status);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << wait_ms;
+    EXPECT_NE(status.error_message().find("wait_ms"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -737,6 +737,7 @@ absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
   absl::Status status = store_->Commit(batch, durability);
   if (status.ok()) {
     scheduler_.Apply(delta_);
+    SignalRunnable(delta_.adds_runnable());
     for (const auto& event : events_) event(*observer_);
   }
   delta_ = Scheduler::Delta();
@@ -744,6 +745,15 @@ absl::Status TransferManager::CommitBatch(rocksdb::WriteBatch* batch,
   chunks_.Reset();
   deferred_taken_.clear();
   return status;
+}
+
+void TransferManager::SetTasksRunnableListener(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  tasks_runnable_ = std::move(listener);
+}
+
+void TransferManager::SignalRunnable(bool adds_runnable) {
+  if (adds_runnable && tasks_runnable_) tasks_runnable_();
 }
 
 void TransferManager::Notify(std::function<void(ManagerObserver&)> event) {

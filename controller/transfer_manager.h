@@ -110,6 +110,11 @@ class TransferManager {
   // Rebuilds in-memory state after a start: current leases (they expire one lease
   // duration from now unless their worker reports or heartbeats) and the transfers
   // whose listing is not complete. Call once before serving.
+  // `listener` runs after each commit that made a task runnable (a new, retried or
+  // requeued task), under the manager's lock: it must only signal (e.g.
+  // LeaseWaitList::Wake), never call back into the manager.
+  void SetTasksRunnableListener(std::function<void()> listener);
+
   absl::Status Recover();
 
   // ---- CopyService ----
@@ -215,6 +220,8 @@ class TransferManager {
   void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stages an observer event, delivered when the current batch commits.
   void Notify(std::function<void(ManagerObserver&)> event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs tasks_runnable_ when the committed delta made a task runnable.
+  void SignalRunnable(bool adds_runnable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyStateChange(v1::TransferState from, v1::TransferState to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double WeightOf(const std::string& user) const;
@@ -335,6 +342,7 @@ class TransferManager {
   const Clock* const clock_;
   const ManagerOptions options_;
   ManagerObserver* const observer_;
+  std::function<void()> tasks_runnable_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);

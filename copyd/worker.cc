@@ -39,6 +39,7 @@ void Worker::Stop() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, running] : running_) running->abort = true;
+    for (grpc::ClientContext* call : lease_calls_) call->TryCancel();
   }
   for (std::thread& thread : threads_) {
     if (thread.joinable()) thread.join();
@@ -137,11 +138,17 @@ void Worker::ExecutorLoop(TaskRunner runner) {
     v1::LeaseTasksRequest request;
     request.set_worker_id(worker_id());
     request.set_max_tasks(1);
+    request.set_wait_ms(absl::ToInt64Milliseconds(options_.lease_wait));
     v1::LeaseTasksResponse response;
-    grpc::Status status = stub_->LeaseTasks(NewContext().get(), request, &response);
+    grpc::Status status = LeaseLongPoll(request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       absl::MutexLock lock(&mu_);
       if (worker_id_ == request.worker_id()) worker_id_.clear();
+      continue;
+    }
+    if (status.ok() && response.tasks().empty() && request.wait_ms() > 0 &&
+        response.retry_after_ms() == 0) {
+      backoff = kMinBackoff;  // The controller held the call its whole wait: ask again.
       continue;
     }
     if (!status.ok() || response.tasks().empty()) {
@@ -153,6 +160,24 @@ void Worker::ExecutorLoop(TaskRunner runner) {
     backoff = kMinBackoff;
     for (const v1::Task& task : response.tasks()) RunTask(runner, task);
   }
+}
+
+grpc::Status Worker::LeaseLongPoll(const v1::LeaseTasksRequest& request,
+                                   v1::LeaseTasksResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.rpc_timeout + options_.lease_wait));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_.HasBeenNotified()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "worker stopping");
+    }
+    lease_calls_.insert(&context);
+  }
+  grpc::Status status = stub_->LeaseTasks(&context, request, response);
+  absl::MutexLock lock(&mu_);
+  lease_calls_.erase(&context);
+  return status;
 }
 
 void Worker::RunTask(const TaskRunner& runner, const v1::Task& task) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
@@ -37,6 +38,10 @@ struct WorkerOptions {
   std::string storage_root;
   int max_concurrent_tasks = 2;
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // Long poll: an idle executor's LeaseTasks asks the controller to hold the call this
+  // long (LeaseTasksRequest.wait_ms) and answer as soon as a task is runnable, so new
+  // work starts at once rather than after a polling backoff. 0: no long poll.
+  absl::Duration lease_wait = absl::Seconds(10);
   // Takes the rate_limits of every HeartbeatResponse; null: they are ignored. Not
   // owned; must outlive the worker.
   RateLimiter* rate_limiter = nullptr;
@@ -76,6 +81,9 @@ class Worker {
   void Report(const v1::TaskReport& report, absl::Time give_up);
   // Waits up to `delay`; returns false if the worker is stopping.
   bool Pause(absl::Duration delay);
+  // LeaseTasks with a deadline covering its wait_ms, cancellable by Stop().
+  grpc::Status LeaseLongPoll(const v1::LeaseTasksRequest& request,
+                             v1::LeaseTasksResponse* response);
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
   v1::WorkerService::StubInterface* const stub_;
@@ -88,6 +96,8 @@ class Worker {
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   absl::flat_hash_map<std::string, std::shared_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
+  // LeaseTasks calls in flight (long polls), cancelled by Stop().
+  absl::flat_hash_set<grpc::ClientContext*> lease_calls_ ABSL_GUARDED_BY(mu_);
   absl::Mutex register_mu_;  // One registration at a time.
   std::vector<std::thread> threads_;
 };

@@ -405,6 +405,14 @@ TEST_F(WorkerTest, HeartbeatRateLimitsReachTheRateLimiter) {
   EXPECT_EQ(limiter.RateOf("a->local/2/alice"), 0);
 }
 
+TEST_F(WorkerTest, LeaseCallsAskTheControllerToHoldThem) {
+  StartWorker();
+  ASSERT_TRUE(WaitUntil([this] { return !leases_.empty(); }));
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(leases_[0].wait_ms(), absl::ToInt64Milliseconds(WorkerOptions().lease_wait));
+  EXPECT_GT(leases_[0].wait_ms(), 0);
+}
+
 TEST_F(WorkerTest, StopJoinsPromptlyWhenIdle) {
   {
     absl::MutexLock lock(&mu_);
