@@ -113,15 +113,18 @@ PolicyTaskAuthorizer::PolicyTaskAuthorizer(const TransferPolicy* policy,
     : policy_(policy), issuer_(issuer) {}
 
 absl::Status PolicyTaskAuthorizer::Authorize(const v1::Transfer& transfer, v1::Task* task) {
-  const bool remote = !task->source_data_addresses().empty();
   // A cleanup removes this transfer's own temporary files: it must run even (above
   // all) after a revocation.
   if (task->kind() == v1::TASK_KIND_CLEANUP) return absl::OkStatus();
+  // Setting directories' attributes reads nothing from the source, so no capability
+  // leaves the controller for it; the policy still decides whether it may write them.
+  const bool reads_source = task->kind() != v1::TASK_KIND_FINALIZE_DIRS;
+  const bool remote = !task->source_data_addresses().empty();
   for (v1::FileTask& file : *task->mutable_files()) {
     if (policy_ != nullptr) {
       if (absl::Status s = policy_->CheckFile(transfer, file); !s.ok()) return s;
     }
-    if (!remote || issuer_ == nullptr) continue;
+    if (!reads_source || !remote || issuer_ == nullptr) continue;
     // A chunk reads its range; whole files and commits read (or stat) the whole file.
     // An empty file is read "to end of file" (length 0), which only an open-ended
     // capability grants.

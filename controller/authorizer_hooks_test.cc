@@ -306,6 +306,27 @@ TEST_F(AuthorizerHooksTest, LocalTasksCarryNoCapability) {
   EXPECT_FALSE(task.files(0).has_source_capability());
 }
 
+// Setting directories' attributes reads nothing from the source: a remote
+// FINALIZE_DIRS task gets no capability, but its files are still checked against the
+// policy (a directory outside the grant is refused).
+TEST_F(AuthorizerHooksTest, FinalizeDirsCarriesNoCapabilityButIsChecked) {
+  v1::Task task;
+  task.set_kind(v1::TASK_KIND_FINALIZE_DIRS);
+  task.add_source_data_addresses("127.0.0.1:1");
+  *task.add_files() = FileOf("/data/a/dir", "/home/alice/copy/dir", 0);
+  *task.add_files() = FileOf("/data/a/dir/sub", "/home/alice/copy/dir/sub", 0);
+  ASSERT_TRUE(tasks_->Authorize(AliceTransfer(), &task).ok());
+  for (const v1::FileTask& file : task.files()) {
+    EXPECT_FALSE(file.has_source_capability()) << file.destination_path();
+  }
+
+  *task.add_files() = FileOf("/data/a/dir2", "/home/bob/dir2", 0);  // Not alice's.
+  const absl::Status status = tasks_->Authorize(AliceTransfer(), &task);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("/home/bob/dir2"));
+  EXPECT_TRUE(LastAuditDenied());
+}
+
 TEST_F(AuthorizerHooksTest, PlanningListCapabilityCoversTheRootOnly) {
   absl::StatusOr<v1::Capability> capability =
       issuer_->ForList("t-1", kAlice, kThere, "/data/a");
