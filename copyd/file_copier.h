@@ -83,6 +83,9 @@ struct CopierOptions {
   size_t block_size = 256 << 10;
   // Re-read the temporary file before commit and compare its CRC32C with the source's.
   bool verify_after_write = true;
+  // Files at least this large are read back by two threads (the commit of a large
+  // file waits for that pass while the other cores idle).
+  uint64_t parallel_verify_above = uint64_t{64} << 20;
   // Within one root, bytes copied in the kernel (copy_file_range) between checks for an
   // abort; tests make it small.
   uint64_t local_copy_piece = LocalChunkSource::kCopyPiece;
@@ -193,6 +196,9 @@ class FileCopier {
                                      const std::string& source, storage::WritableFile& temp,
                                      uint64_t offset, uint64_t length);
   absl::StatusOr<uint32_t> CrcOfFile(const std::string& path, uint64_t size);
+  // CRC32C of [offset, end) of the file at `path`, read through `buffer`.
+  absl::StatusOr<uint32_t> CrcOfRange(const std::string& path, uint64_t offset, uint64_t end,
+                                      std::vector<char>* buffer);
   // Gives `path` the planned owner when the task preserves owners and this copyd may
   // set them; before the mode, which chown's clearing of set-id bits would change.
   absl::Status ApplyOwner(const v1::Task& task, const std::string& path,
@@ -224,6 +230,8 @@ class FileCopier {
   const CopierOptions options_;
   DataChannels* const channels_;
   std::vector<char> buffer_;
+  // CrcOfFile's second thread reads through this one (allocated at its first use).
+  std::vector<char> second_buffer_;
   v1::DataBlock block_;  // Every block of a remote source is received into it.
   absl::BitGen bitgen_;
 };

@@ -139,7 +139,9 @@ absl::Status FileCopier::CopyChunk(const Context& context, const v1::FileTask& f
   // Checks the planned stat again before and after the read.
   absl::StatusOr<uint32_t> crc = CopyRange(context, file, paths.source, **temp, offset, length);
   if (!crc.ok()) return crc.status();
-  // No fsync: the commit syncs the whole file once, after it has verified it.
+  // No fsync: the commit syncs the whole file once, after it has verified it; the disk
+  // starts on this chunk now, while the other chunks still arrive.
+  if (absl::Status s = (*temp)->StartWriteback(offset, length); !s.ok()) return s;
   if (absl::Status s = (*temp)->Close(); !s.ok()) return s;
   result->set_crc32c(*crc);
   result->set_bytes(file.length());
@@ -164,6 +166,8 @@ absl::Status FileCopier::CommitChunkedFile(const Context& context, const v1::Fil
   if (!temp.ok()) return temp.status();
   // The chunks cover [0, size); nothing else bounds the file's length.
   if (absl::Status s = (*temp)->Truncate(size); !s.ok()) return s;
+  // Whatever the chunks did not start yet is written while the read-back runs.
+  if (absl::Status s = (*temp)->StartWriteback(0, 0); !s.ok()) return s;
   absl::StatusOr<uint32_t> crc = CrcOfFile(paths.temp, size);
   if (!crc.ok()) return crc.status();
   if (*crc != file.expected_crc32c()) {

@@ -49,9 +49,10 @@ class ChunkedFileTest : public ::testing::Test {
     mem_.SyncAll();
   }
 
-  static CopierOptions Options() {
+  CopierOptions Options() const {
     CopierOptions options;
     options.block_size = kBlock;
+    options.parallel_verify_above = parallel_verify_above_;
     return options;
   }
   uint32_t ChunkCount() const { return (data_.size() + kChunk - 1) / kChunk; }
@@ -109,6 +110,7 @@ class ChunkedFileTest : public ::testing::Test {
     return tree.ok() ? *tree : std::vector<std::string>();
   }
 
+  uint64_t parallel_verify_above_ = CopierOptions().parallel_verify_above;
   std::string data_;
   storage::MemFileSystem mem_;
   storage::FaultInjectionFileSystem fs_;
@@ -206,6 +208,30 @@ TEST_F(ChunkedFileTest, CommitWithAMismatchingCrcIsDataLossAndRenamesNothing) {
   EXPECT_THAT(result.message(), HasSubstr("/dst/big"));
   // The temporary file stays for the re-copy (or the controller's cleanup).
   EXPECT_THAT(DestinationTree(), ElementsAre("dst/.ferry-tmp.big.t-0000000000000001-0"));
+}
+
+TEST_F(ChunkedFileTest, CommitReadsALargeFileBackOnTwoThreads) {
+  parallel_verify_above_ = kBlock;  // This file counts as large.
+  CopyAllChunks();
+  const v1::FileResult result = Run(Commit(Crc32c(data_)));
+  EXPECT_EQ(result.code(), 0) << result.message();
+  EXPECT_EQ(result.crc32c(), Crc32c(data_));
+  EXPECT_TRUE(*ReadAll(mem_, "dst/big") == data_);
+}
+
+TEST_F(ChunkedFileTest, CommitOnTwoThreadsFindsABadByteInEitherHalf) {
+  parallel_verify_above_ = kBlock;
+  for (const size_t bad : {size_t{10}, data_.size() - 10}) {
+    SCOPED_TRACE(bad);
+    CopyAllChunks();
+    absl::StatusOr<std::unique_ptr<storage::WritableFile>> temp = mem_.OpenForWrite(kTemp + 1);  // Relative to the root.
+    ASSERT_TRUE(temp.ok());
+    ASSERT_TRUE((*temp)->WriteAt(bad, std::string(1, data_[bad] ^ 0x20)).ok());
+    ASSERT_TRUE((*temp)->Close().ok());
+    const v1::FileResult result = Run(Commit(Crc32c(data_)));
+    EXPECT_EQ(result.code(), Code(absl::StatusCode::kDataLoss)) << result.message();
+    EXPECT_THAT(DestinationTree(), ElementsAre("dst/.ferry-tmp.big.t-0000000000000001-0"));
+  }
 }
 
 TEST_F(ChunkedFileTest, CommitCutsTheTemporaryFileToThePlannedSize) {

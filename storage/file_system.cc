@@ -88,6 +88,10 @@ absl::StatusOr<uint64_t> WritableFile::CopyData(ReadableFile& source, uint64_t s
   return done;
 }
 
+absl::Status WritableFile::StartWriteback(uint64_t /*offset*/, uint64_t /*length*/) {
+  return absl::OkStatus();
+}
+
 absl::Status WritableFile::ExtendTo(uint64_t size) {
   return WriteAt(size - 1, absl::string_view(kZeros, 1));
 }

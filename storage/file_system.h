@@ -91,6 +91,13 @@ class WritableFile {
   virtual absl::Status Sync() = 0;
   // Closes the descriptor; reports errors a delayed write may surface. Idempotent.
   virtual absl::Status Close() = 0;
+  // Starts writing [offset, offset + length) (length 0: through the end of the file) to
+  // storage without waiting for it: a hint, nothing is durable until Sync, which then
+  // has less left to do. A chunk of a large file calls it once written, so the disk
+  // works while the other chunks still arrive. Default (memory, wrappers): does
+  // nothing. POSIX: sync_file_range(SYNC_FILE_RANGE_WRITE); a file system without it is
+  // not an error; UNAVAILABLE for EIO.
+  virtual absl::Status StartWriteback(uint64_t offset, uint64_t length);
 
   // Copies up to `length` bytes of `source` starting at `source_offset` into this file
   // at `offset`; returns how many were copied, fewer than `length` only where the source

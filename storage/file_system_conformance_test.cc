@@ -759,6 +759,24 @@ TEST_P(ConformanceTest, SyncFileSystemLeavesTheTreeAsItIs) {
   EXPECT_EQ(*ReadAll(fs(), "d/g"), "unsynced");
 }
 
+TEST_P(ConformanceTest, StartWritebackIsAHintThatChangesNothing) {
+  ASSERT_TRUE(BuildTree(fs(), {"d/"}).ok());
+  absl::StatusOr<TempFile> t = fs().CreateTemp("d/g");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->file->WriteAt(0, "first").ok());
+  ASSERT_TRUE(t->file->WriteAt(1 << 20, "second").ok());
+  EXPECT_TRUE(t->file->StartWriteback(0, 5).ok());
+  EXPECT_TRUE(t->file->StartWriteback(1 << 20, 0).ok());  // Through the end.
+  EXPECT_TRUE(t->file->StartWriteback(5 << 20, 4096).ok());  // Past the end.
+  ASSERT_TRUE(t->file->Sync().ok());
+  ASSERT_TRUE(t->file->Close().ok());
+  absl::StatusOr<std::string> content = ReadAll(fs(), t->path);
+  ASSERT_TRUE(content.ok());
+  EXPECT_EQ(content->size(), (1u << 20) + 6);
+  EXPECT_EQ(content->substr(0, 5), "first");
+  EXPECT_EQ(content->substr(1 << 20), "second");
+}
+
 // --- Walk ------------------------------------------------------------------------------
 
 const std::vector<std::string> kTree = {

@@ -253,6 +253,18 @@ class PosixWritableFile : public WritableFile {
     return absl::OkStatus();
   }
 
+  absl::Status StartWriteback(uint64_t offset, uint64_t length) override {
+    if (absl::Status s = CheckOpen("start writeback of"); !s.ok()) return s;
+    while (sync_file_range(fd_.get(), static_cast<off64_t>(offset),
+                           static_cast<off64_t>(length), SYNC_FILE_RANGE_WRITE) != 0) {
+      if (errno == EINTR) continue;
+      // A hint: where the file system cannot start writeback early, Sync does it all.
+      if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS) return absl::OkStatus();
+      return ErrnoToStatus(errno, "start writeback of", path_);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Close() override {
     if (!fd_.valid()) return absl::OkStatus();
     // Linux frees the descriptor even when close fails (also on EINTR): never retry.
