@@ -13,6 +13,7 @@
 #include "auth/principal.h"
 #include "auth/test_certs.h"
 #include "auth/tls.h"
+#include "controller/task_authorizer.h"
 #include "controller/test_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
@@ -238,6 +239,48 @@ TEST_F(ServicesTest, AnIdleLeaseCallIsHeldUntilATaskIsRunnable) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(answer.tasks_size(), 1);
   EXPECT_EQ(answer.tasks(0).transfer_id(), id);
+  manager_->SetTasksRunnableListener(nullptr);
+}
+
+// Refuses (PERMISSION_DENIED) every task with a file whose destination holds "denied",
+// as a policy revoked mid-transfer does.
+class RefuseDenied final : public TaskAuthorizer {
+ public:
+  absl::Status Authorize(const v1::Transfer& /*transfer*/, v1::Task* task) override {
+    for (const v1::FileTask& file : task->files()) {
+      if (absl::StrContains(file.destination_path(), "denied")) {
+        return absl::PermissionDeniedError(file.destination_path());
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Tasks refused at lease time leave the queue without anything becoming runnable; a
+// held call must still go on to the next task at once, not one refusal per wait_ms.
+TEST_F(ServicesTest, AHeldLeaseCallGoesPastRefusedTasks) {
+  RefuseDenied authorizer;
+  options_.task_authorizer = &authorizer;
+  options_.plan_limits.max_files_per_task = 1;
+  Open();
+  LeaseWaitList waits(&clock_, [this](const v1::LeaseTasksRequest& request) {
+    return manager_->LeaseTasks(request);
+  });
+  manager_->SetTasksRunnableListener([&waits] { waits.Wake(); });
+  ASSERT_NO_FATAL_FAILURE(Serve(Plaintext(), &waits));
+  const std::string worker = RegisterWorker();
+  const std::string id = CreateTransfer("r1");
+  Plan(id, {testing::RegularFile("denied-1", 10), testing::RegularFile("denied-2", 10),
+            testing::RegularFile("denied-3", 10), testing::RegularFile("ok", 10)});
+
+  HeldLeaseCall call(ChannelAs(Plaintext()), worker, 60'000);
+  grpc::Status status;
+  const v1::LeaseTasksResponse& answer = call.Answer(&status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answer.tasks_size(), 1);
+  EXPECT_TRUE(absl::EndsWith(answer.tasks(0).files(0).destination_path(), "/ok"))
+      << answer.tasks(0).DebugString();
+  EXPECT_EQ(Get(id).progress().files_failed(), 3);
   manager_->SetTasksRunnableListener(nullptr);
 }
 

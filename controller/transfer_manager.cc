@@ -526,6 +526,9 @@ absl::StatusOr<v1::LeaseTasksResponse> TransferManager::LeaseTasks(
     return s;
   }
   for (auto& [key, lease] : granted) leases_[key] = lease;
+  // A refused task left the queue without making it runnable: the next task would wait
+  // for a held LeaseTasks call's whole wait_ms (one refusal per wait) unless told.
+  if (granted.size() < picks->size()) SignalRunnable(true);
   if (response.tasks().empty()) response.set_retry_after_ms(200);
   return response;
 }
