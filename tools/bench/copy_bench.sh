@@ -37,12 +37,13 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-quick=0 rounds=3 big_mib=1024 files=20000 sparse_mib=10240 parent="" bin_dir="" keep=0
+plaintext=0 quick=0 rounds=3 big_mib=1024 files=20000 sparse_mib=10240 parent="" bin_dir="" keep=0
 controller_b_flags=() copyd_b_flags=()
 rounds_set=0 big_set=0 files_set=0 sparse_set=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
+    --plaintext) plaintext=1 ;;
     --rounds=*) rounds=${arg#*=}; rounds_set=1 ;;
     --big_mib=*) big_mib=${arg#*=}; big_set=1 ;;
     --files=*) files=${arg#*=}; files_set=1 ;;
@@ -128,6 +129,7 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }'; 
 CERTS=$S/certs
 "$GEN_CERTS" "$CERTS" --cluster a --cluster b --user bench >"$LOGS/gen-certs.log"
 tls_flags() {  # tls_flags NAME: sets tls to the --tls_* flags of certificate NAME
+  if ((plaintext)); then tls=(--insecure_plaintext_unsafe); return; fi
   tls=(--tls_ca="$CERTS/ca.pem" --tls_cert="$CERTS/$1.pem" --tls_key="$CERTS/$1.key")
 }
 # Policy and capabilities on, as deployed: user bench reads and writes both clusters.
@@ -140,6 +142,7 @@ grants { principals: "ferry://user/bench" cluster: "b" path_prefix: "/"
 admin_principals: "ferry://user/bench"
 POLICY
 auth=(--policy="$CERTS/policy.textproto" --capability_keys="$CERTS/capability.keys")
+((plaintext == 0)) || auth=()
 # Not in $(...): pids must be recorded in this shell, so that cleanup stops them.
 start_controller() {  # start_controller NAME FLAGS...: sets port
   local name=$1; shift
@@ -270,6 +273,7 @@ fs=$(stat -f -c %T "$S")
 
 extra=""
 ((${#controller_b_flags[@]} + ${#copyd_b_flags[@]} == 0)) || extra=", b controller flags: ${controller_b_flags[*]-}, b copyd flags: ${copyd_b_flags[*]-}"
+((plaintext == 0)) || extra+=", PLAINTEXT: no TLS, policy or capabilities"
 echo "copy_bench: scratch $S ($fs), big ${big_mib} MiB, $files x 4 KiB files in 20 dirs, sparse ${sparse_mib} MiB, $rounds rounds, $build$extra"
 printf '%-34s %14s %14s %8s   %s\n' "metric" "ferry" "baseline" "ratio" "per-pass seconds (ferry | baseline)"
 printf '%-34s %11s MB/s %9s MB/s %8s   %s| %s\n' "big file a->b vs cp+sync" "${rate[big_ferry]}" "${rate[big_cp]}" "$r_big" "${secs[big_ferry]}" "${secs[big_cp]}"
