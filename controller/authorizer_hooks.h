@@ -96,7 +96,8 @@ class CapabilityIssuer {
 
 // Re-checks every file of a task against the policy and, for a task whose source is
 // another cluster (source_data_addresses set), attaches to each file a READ capability
-// of exactly its path and range (FileTask.source_capability). Either may be null
+// of exactly its path and range (FileTask.source_capability), except in a
+// FINALIZE_DIRS task, which reads nothing. Either may be null
 // (--insecure_plaintext_unsafe without --policy: no re-check; without
 // --capability_keys: no capabilities).
 class PolicyTaskAuthorizer final : public TaskAuthorizer {

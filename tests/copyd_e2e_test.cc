@@ -7,9 +7,9 @@
 //     absolute and dangling symlinks, names with spaces, a newline and non-UTF-8 bytes,
 //     empty files and empty directories. b's copy matches byte for byte, by type, file
 //     mode and mtime (to the nanosecond), symlink target, and the sparse file keeps its
-//     data extents (SEEK_DATA/SEEK_HOLE) and holes. ferry does not preserve the mtimes
-//     of directories (they change as entries arrive) nor of symlinks; a directory gets
-//     its source mode plus owner rwx. No temporary file is left.
+//     data extents (SEEK_DATA/SEEK_HOLE) and holes; directories have their source mode
+//     and mtime (set last, by the transfer's FINALIZE_DIRS step). ferry does not
+//     preserve the mtimes of symlinks. No temporary file is left.
 //   - A flipped bit on the wire: a's copyds are //copyd:copyd_with_fault_hooks with
 //     --testonly_corrupt_blocks: one corrupted block is refetched and the file arrives
 //     intact; corruption of every block fails the file with DATA_LOSS naming the path
@@ -187,7 +187,7 @@ int MakeHardTree(const std::string& src) {
 }
 
 // Every entry below `src` has its counterpart below `dst` with the same type; regular
-// files the same mode, size and mtime; directories the source mode plus owner rwx.
+// files the same mode, size and mtime; directories the same mode and mtime.
 // Contents and symlink targets are CompareTrees' job. Returns the entries compared.
 int CompareAttributes(const std::string& src, const std::string& dst) {
   int compared = 0;
@@ -210,7 +210,10 @@ int CompareAttributes(const std::string& src, const std::string& dst) {
       EXPECT_EQ(a.st_mtim.tv_sec, b.st_mtim.tv_sec) << rel;
       EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec) << rel;
     } else if (S_ISDIR(a.st_mode)) {
-      EXPECT_EQ((a.st_mode | 0700) & 07777, b.st_mode & 07777) << rel;
+      // Set by the transfer's FINALIZE_DIRS step, after everything inside arrived.
+      EXPECT_EQ(a.st_mode & 07777, b.st_mode & 07777) << rel;
+      EXPECT_EQ(a.st_mtim.tv_sec, b.st_mtim.tv_sec) << rel;
+      EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec) << rel;
     }
   }
   EXPECT_FALSE(error) << error.message();
