@@ -10,11 +10,12 @@ source "$(dirname "$0")/smoke_lib.sh"
 smoke_run copy_bench
 for name in big_vs_cp_sync small_vs_rsync small_vs_cp_a; do
   smoke_expect_ratio "$name"
+  smoke_expect_ratio "${name}_best_pass"
 done
 for name in big_vs_cp_sync small_vs_rsync small_vs_cp_a copyd_peak_rss_mb; do
   grep -Eq "^FIGURE name=$name value=$number target=(>=|<)$number unit=(x|MB) met=(yes|no)\$" \
     "$work/out" || fail "no FIGURE line for $name"
 done
-smoke_expect_count RATIO 3
+smoke_expect_count RATIO 6
 smoke_expect_count FIGURE 4
 smoke_finish
