@@ -684,7 +684,12 @@ void TransferManager::RetryOrFailTask(rocksdb::WriteBatch* batch, TaskRecord* ta
   task->mutable_last_error()->set_code(static_cast<int32_t>(error.code()));
   task->mutable_last_error()->set_message(ToValidUtf8(error.message()));
   const bool retryable = IsRetryable(error.code()) || source_changed;
-  if (retryable && task->attempts() < options_.max_attempts && StillWanted(*task)) {
+  // A full destination (ENOSPC, EDQUOT) is waited out, not failed: the task keeps
+  // retrying with its backoff (at most --retry_backoff_max apart) until space is freed
+  // or the transfer is cancelled; meanwhile its stalled reason names the error.
+  const bool wait_for_space = error.code() == absl::StatusCode::kResourceExhausted;
+  if (retryable && (wait_for_space || task->attempts() < options_.max_attempts) &&
+      StillWanted(*task)) {
     progress->set_retries(progress->retries() + 1);
     const absl::StatusCode code = error.code();
     Notify([code](ManagerObserver& o) { o.TaskRetried(code); });

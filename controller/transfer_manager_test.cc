@@ -501,6 +501,30 @@ TEST_F(TransferManagerTest, ExhaustedRetryBudgetFailsTheTask) {
   EXPECT_TRUE(Lease(worker).empty());
 }
 
+TEST_F(TransferManagerTest, AFullDestinationIsWaitedOutBeyondTheAttemptLimit) {
+  options_.max_attempts = 3;
+  Open();
+  const std::string worker = RegisterWorker();
+  const std::string id = CreateTransfer("r1");
+  Plan(id, {RegularFile("a", 10)});
+  for (int attempt = 1; attempt <= 6; ++attempt) {
+    std::vector<v1::Task> tasks = Lease(worker);
+    ASSERT_EQ(tasks.size(), 1u) << attempt;
+    EXPECT_EQ(ReportTaskError(worker, tasks[0], absl::StatusCode::kResourceExhausted).code(),
+              kOk);
+    EXPECT_EQ(Get(id).state(), v1::TRANSFER_STATE_RUNNING) << attempt;
+  }
+  std::vector<v1::Task> tasks = Lease(worker);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].attempt(), 7);
+  EXPECT_EQ(ReportSuccess(worker, tasks[0]).code(), kOk);
+  const v1::Transfer transfer = Get(id);
+  EXPECT_EQ(transfer.state(), v1::TRANSFER_STATE_SUCCEEDED);
+  EXPECT_EQ(transfer.progress().retries(), 6);
+  EXPECT_EQ(transfer.progress().files_done(), 1);
+  EXPECT_EQ(transfer.progress().files_failed(), 0);
+}
+
 TEST_F(TransferManagerTest, ExpiredLeaseIsRequeuedAndTheOldGenerationRejected) {
   const auto [worker, id, task] = StartOneTask({RegularFile("a", 10)});
   ASSERT_FALSE(HasFailure());
