@@ -51,6 +51,8 @@ class FakeLeases {
 };
 
 // One held call and its answer.
+// Declared before the list in each test, so that the list (whose destructor answers
+// the calls it still holds) is destroyed first.
 struct Held {
   std::shared_ptr<LeaseWaitList::Call> call = std::make_shared<LeaseWaitList::Call>();
   absl::Notification answered;
@@ -76,8 +78,8 @@ class LeaseWaitListTest : public ::testing::Test {
 };
 
 TEST_F(LeaseWaitListTest, AnswersAHeldCallOnceATaskIsRunnable) {
-  LeaseWaitList list(&clock_, leases_.fn());
   Held held("w1", clock_.Now() + absl::Seconds(5));
+  LeaseWaitList list(&clock_, leases_.fn());
   list.Hold(held.call);
   // Held calls try once at once; with nothing runnable, the call stays held.
   const absl::Time until = absl::Now() + kRealTimeout;
@@ -96,9 +98,10 @@ TEST_F(LeaseWaitListTest, AnswersAHeldCallOnceATaskIsRunnable) {
 }
 
 TEST_F(LeaseWaitListTest, OnlyAsManyCallsAsTasksAreAnswered) {
-  LeaseWaitList list(&clock_, leases_.fn());
   Held first("w1", clock_.Now() + absl::Seconds(5));
   Held second("w2", clock_.Now() + absl::Seconds(5));
+  // Destroyed before the calls: it answers the one still held.
+  LeaseWaitList list(&clock_, leases_.fn());
   list.Hold(first.call);
   list.Hold(second.call);
   leases_.Give(1);
@@ -110,8 +113,8 @@ TEST_F(LeaseWaitListTest, OnlyAsManyCallsAsTasksAreAnswered) {
 }
 
 TEST_F(LeaseWaitListTest, AnswersEmptyWithNoBackoffWhenTheWaitEnds) {
-  LeaseWaitList list(&clock_, leases_.fn());
   Held held("w1", clock_.Now() + absl::Seconds(5));
+  LeaseWaitList list(&clock_, leases_.fn());
   list.Hold(held.call);
   clock_.Advance(absl::Seconds(4));
   EXPECT_FALSE(held.answered.WaitForNotificationWithTimeout(absl::Milliseconds(50)));
@@ -123,8 +126,8 @@ TEST_F(LeaseWaitListTest, AnswersEmptyWithNoBackoffWhenTheWaitEnds) {
 }
 
 TEST_F(LeaseWaitListTest, ACancelledCallEndsCancelledAtOnce) {
-  LeaseWaitList list(&clock_, leases_.fn());
   Held held("w1", clock_.Now() + absl::Seconds(60));
+  LeaseWaitList list(&clock_, leases_.fn());
   list.Hold(held.call);
   held.call->cancelled = true;
   list.Wake();
@@ -133,8 +136,8 @@ TEST_F(LeaseWaitListTest, ACancelledCallEndsCancelledAtOnce) {
 }
 
 TEST_F(LeaseWaitListTest, ALeaseErrorReachesTheCall) {
-  LeaseWaitList list(&clock_, leases_.fn());
   Held held("w1", clock_.Now() + absl::Seconds(60));
+  LeaseWaitList list(&clock_, leases_.fn());
   leases_.Fail(absl::NotFoundError("worker_id: unknown"));
   list.Hold(held.call);
   ASSERT_TRUE(held.Wait());
@@ -142,9 +145,9 @@ TEST_F(LeaseWaitListTest, ALeaseErrorReachesTheCall) {
 }
 
 TEST_F(LeaseWaitListTest, AFullListAnswersAtOnceWithABackoff) {
-  LeaseWaitList list(&clock_, leases_.fn(), /*max_calls=*/1);
   Held first("w1", clock_.Now() + absl::Seconds(60));
   Held second("w2", clock_.Now() + absl::Seconds(60));
+  LeaseWaitList list(&clock_, leases_.fn(), /*max_calls=*/1);
   list.Hold(first.call);
   list.Hold(second.call);
   ASSERT_TRUE(second.answered.HasBeenNotified());  // On the caller's thread.
