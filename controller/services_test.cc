@@ -203,6 +203,9 @@ class HeldLeaseCall {
           status_ = v1::WorkerService::NewStub(channel)->LeaseTasks(&context, request,
                                                                      &response_);
         }) {}
+  ~HeldLeaseCall() {
+    if (thread_.joinable()) thread_.join();  // A test that failed before Answer().
+  }
   // Waits for the answer.
   const v1::LeaseTasksResponse& Answer(grpc::Status* status) {
     thread_.join();
