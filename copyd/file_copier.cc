@@ -4,6 +4,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
@@ -73,6 +74,7 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   v1::TaskReport report;
   report.set_task_id(task.task_id());
   report.set_lease_generation(task.lease_generation());
+  known_dirs_.clear();  // Only this task's own checks are trusted.
   if (task.preserve().owner() && !options_.can_set_owner &&
       task.kind() != v1::TASK_KIND_COPY_CHUNK && task.kind() != v1::TASK_KIND_CLEANUP) {
     LOG(INFO) << "task " << task.task_id()
@@ -95,9 +97,10 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
   // Before anything is streamed: a file to be linked is not read.
   std::vector<absl::StatusOr<std::string>> links;
   if (task.kind() == v1::TASK_KIND_COPY_FILES) links = DecideLinks(task);
+  absl::flat_hash_set<const v1::FileTask*> absent_targets;
   std::optional<BatchedRemoteSource> batched;
   if (remote && task.kind() == v1::TASK_KIND_COPY_FILES) {
-    std::vector<const v1::FileTask*> whole = FilesToStream(task, links);
+    std::vector<const v1::FileTask*> whole = FilesToStream(task, links, &absent_targets);
     if (whole.size() > 1) {
       // Spreads the tasks of one transfer over the source cluster's copyds.
       const std::string& address = task.source_data_addresses(
@@ -111,6 +114,7 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
                                  task.flow_group());
   Context context{&task, abort, bytes_done, &throttled};
   context.links = &links;
+  context.absent_targets = &absent_targets;
   if (task.kind() != v1::TASK_KIND_COPY_FILES) return ExecuteFileStep(context);
   // Many small files: one syncfs before the renames and one after beat an fsync of
   // every file and directory by far (rsync -a + sync is the yardstick).
@@ -138,7 +142,8 @@ v1::TaskReport FileCopier::Execute(const v1::Task& task, const std::atomic<bool>
 }
 
 std::vector<const v1::FileTask*> FileCopier::FilesToStream(
-    const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links) {
+    const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links,
+    absl::flat_hash_set<const v1::FileTask*>* absent_targets) {
   std::vector<const v1::FileTask*> files;
   for (int i = 0; i < task.files_size(); ++i) {
     const v1::FileTask& file = task.files(i);
@@ -149,9 +154,9 @@ std::vector<const v1::FileTask*> FileCopier::FilesToStream(
     if (!target.ok()) continue;
     // A target that exists may be kept by the overwrite policy: such files are read on
     // their own if at all, so that a sync of mostly unchanged files reads only changes.
-    if (task.overwrite() != v1::OVERWRITE_POLICY_REPLACE &&
-        !absl::IsNotFound(fs_->Stat(*target).status())) {
-      continue;
+    if (task.overwrite() != v1::OVERWRITE_POLICY_REPLACE) {
+      if (!absl::IsNotFound(fs_->Stat(*target).status())) continue;
+      absent_targets->insert(&file);
     }
     files.push_back(&file);
   }
@@ -238,6 +243,11 @@ absl::StatusOr<FileCopier::Overwrite> FileCopier::CheckOverwrite(
     const Context& context, const v1::FileTask& file, const std::string& source,
     const std::string& target, v1::FileResult* result) {
   const v1::Task& task = *context.task;
+  // Just looked up by FilesToStream: a target created since meets the commit's rename
+  // (no-replace under "never"), as one created after this check would.
+  if (context.absent_targets != nullptr && context.absent_targets->contains(&file)) {
+    return Overwrite::kCopy;
+  }
   absl::StatusOr<storage::FileInfo> existing = fs_->Stat(target);
   if (absl::IsNotFound(existing.status())) return Overwrite::kCopy;
   if (!existing.ok()) return existing.status();
@@ -416,6 +426,16 @@ absl::StatusOr<uint32_t> FileCopier::CrcOfRange(const std::string& path, uint64_
                                                 uint64_t end, std::vector<char>* buffer) {
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs_->OpenForRead(path);
   if (!file.ok()) return file.status();
+  if (end - offset <= buffer->size()) {
+    // One read: a hole reads as zeros, which is its CRC too; no extent walk (two lseeks)
+    // for each of many small files.
+    absl::StatusOr<size_t> got = (*file)->ReadAt(offset, buffer->data(), end - offset);
+    if (!got.ok()) return got.status();
+    if (*got != end - offset) {
+      return absl::DataLossError(absl::StrCat("short temporary file ", path));
+    }
+    return Crc32c(absl::string_view(buffer->data(), *got));
+  }
   uint32_t crc = kCrc32cEmpty;
   ExtentCursor cursor(file->get(), offset, end);
   ExtentCursor::Piece piece;
@@ -479,6 +499,13 @@ absl::Status FileCopier::CopyDirectory(const Context& context, const v1::FileTas
 }
 
 absl::Status FileCopier::MakeDirsDurably(absl::string_view dir, bool sync) {
+  if (known_dirs_.contains(dir)) return absl::OkStatus();
+  absl::Status made = MakeDirsDurablyUncached(dir, sync);
+  if (made.ok()) known_dirs_.emplace(dir);
+  return made;
+}
+
+absl::Status FileCopier::MakeDirsDurablyUncached(absl::string_view dir, bool sync) {
   // The directories to create: `dir` and its missing ancestors, deepest first.
   std::vector<std::string> missing;
   for (std::string path(dir);; path = std::string(storage::Dirname(path))) {

@@ -66,6 +66,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -130,6 +131,9 @@ class FileCopier {
     std::vector<PendingCommit>* pending = nullptr;
     // COPY_FILES: DecideLinks' answer for each FileTask, by index.
     const std::vector<absl::StatusOr<std::string>>* links = nullptr;
+    // Files whose target FilesToStream found absent just before: CheckOverwrite need
+    // not look again.
+    const absl::flat_hash_set<const v1::FileTask*>* absent_targets = nullptr;
   };
 
   // For each FileTask of a COPY_FILES task, in order: the root-relative name of the
@@ -153,8 +157,10 @@ class FileCopier {
   // The regular files of a COPY_FILES task worth streaming together from another
   // cluster: those whose target does not exist (or is replaced anyway) and that are
   // not to be linked (`links`, from DecideLinks).
+  // Adds to `absent_targets` the files whose target it found absent.
   std::vector<const v1::FileTask*> FilesToStream(
-      const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links);
+      const v1::Task& task, const std::vector<absl::StatusOr<std::string>>& links,
+      absl::flat_hash_set<const v1::FileTask*>* absent_targets);
   v1::FileResult CopyOne(const Context& context, const v1::FileTask& file, int result_index);
   // Makes every pending temporary file durable at once (SyncFileSystem), renames them
   // all into place, then makes the names durable (SyncFileSystem again); the results in
@@ -169,6 +175,8 @@ class FileCopier {
   // mkdir -p whose new directories survive a crash (their parents are synced, unless
   // `sync` is false: a batched task syncs the whole file system at its end).
   absl::Status MakeDirsDurably(absl::string_view dir, bool sync = true);
+  // MakeDirsDurably without known_dirs_.
+  absl::Status MakeDirsDurablyUncached(absl::string_view dir, bool sync);
   absl::Status CopySymlink(const Context& context, const v1::FileTask& file,
                            const std::string& target);
   // What CheckOverwrite decided for an existing target.
@@ -232,6 +240,9 @@ class FileCopier {
   std::vector<char> buffer_;
   // CrcOfFile's second thread reads through this one (allocated at its first use).
   std::vector<char> second_buffer_;
+  // Directories this task already found or made (MakeDirsDurably), so that each of
+  // many files in one directory does not look it up again; cleared by every Execute.
+  absl::flat_hash_set<std::string> known_dirs_;
   v1::DataBlock block_;  // Every block of a remote source is received into it.
   absl::BitGen bitgen_;
 };

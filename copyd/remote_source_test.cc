@@ -19,6 +19,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "storage/fault_injection_file_system.h"
 #include "storage/mem_file_system.h"
 #include "storage/test_util.h"
 
@@ -171,7 +172,7 @@ class RemoteSourceTest : public ::testing::Test {
   }
 
   v1::TaskReport Run(const v1::Task& task) {
-    FileCopier copier(&destination_, &clock_, {}, &channels_);
+    FileCopier copier(&counted_destination_, &clock_, {}, &channels_);
     return copier.Execute(task, nullptr, nullptr);
   }
 
@@ -190,6 +191,8 @@ class RemoteSourceTest : public ::testing::Test {
   std::string big_;
   storage::MemFileSystem source_;
   storage::MemFileSystem destination_;
+  // What the copier sees: counts its calls.
+  storage::FaultInjectionFileSystem counted_destination_{&destination_};
   DataServiceImpl service_{&source_};
   std::string address_;
   std::unique_ptr<grpc::Server> server_;
@@ -243,6 +246,24 @@ TEST_F(RemoteSourceTest, ATaskOfSeveralFilesReadsThemAllInOneReadFilesCall) {
   EXPECT_EQ(ReadAll(destination_, "dst/empty").value_or("?"), "");
   EXPECT_EQ(proxy_->read_files_calls(), 1);
   EXPECT_EQ(proxy_->read_chunk_calls(), 0);
+}
+
+TEST_F(RemoteSourceTest, ABatchOfNewFilesLooksUpEachTargetAndDirectoryOnce) {
+  const std::string proxy = Proxy(Fault::kNone);
+  v1::Task task = TaskOf(v1::TASK_KIND_COPY_FILES, {proxy});
+  for (const char* name : {"big", "empty", "big", "empty"}) *task.add_files() = FileOf(name);
+  for (int i = 2; i < 4; ++i) {  // Two more names in dst/, same sources.
+    task.mutable_files(i)->set_destination_path(absl::StrCat("/dst/copy", i));
+  }
+  v1::TaskReport report = Run(task);
+  ASSERT_EQ(report.files_size(), 4) << report.message();
+  for (const v1::FileResult& result : report.files()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+  }
+  EXPECT_EQ(ReadAll(destination_, "dst/copy2").value_or("?"), big_);
+  // One lookup per target (deciding what to stream), then dst/ and its parent once:
+  // no second lookup of a target nor of its directory per file.
+  EXPECT_LE(counted_destination_.Count(storage::FaultOp::kStat), 4 + 2);
 }
 
 TEST_F(RemoteSourceTest, ACorruptedBlockInABatchFallsBackToSingleReadsAndIsRepaired) {
