@@ -3,9 +3,10 @@
 #
 #   tools/demo.sh          install, build, start clusters a and b on 127.0.0.1 (each a
 #                          controller and two copyd over its own storage root), generate a
-#                          source tree in a, copy it to b with `ferry cp -r a:/src b:/src`
+#                          source tree in a, copy it to b with `ferry cp -rH a:/src b:/src`
 #                          (b's copyds pull from a's), copy it again within b, verify both
-#                          byte for byte with diff -r, print the timings, stop everything
+#                          byte for byte with diff -r, the hard link kept and directory
+#                          modes and mtimes, print the timings, stop everything
 #   tools/demo.sh --keep   the same, but leave both clusters running and print how to use
 #                          and stop them
 #
@@ -144,20 +145,29 @@ truncate -s 64M "$SRC/sparse-64MiB.bin"
 head -c $((1 << 20)) /dev/urandom | dd of="$SRC/sparse-64MiB.bin" bs=1M seek=32 conv=notrunc \
   status=none
 ln -s project-1/README "$SRC/readme-link"
+# A second name of the big file: with -H the copy keeps one inode for both.
+ln "$SRC/big-100MiB.bin" "$SRC/project-1/big-100MiB-again.bin"
 files=$(find "$SRC" | wc -l)
 say "source: $files entries, $(du -sh --apparent-size "$SRC" | cut -f1)"
 
-# copy_and_check FROM TO DIR: `ferry cp -r FROM TO` through b's controller as
+# copy_and_check FROM TO DIR: `ferry cp -rH FROM TO` through b's controller as
 # ferry://user/demo, then diff -r of the source tree and DIR (TO's files); adds the
 # wall clock of ferry cp to timings.
 copy_and_check() {
   local from=$1 to=$2 copy=$3 start elapsed
-  say "copying over mTLS as ferry://user/demo: ferry cp -r $from $to"
+  say "copying over mTLS as ferry://user/demo: ferry cp -rH $from $to"
   start=$(date +%s.%N)
-  "$DEMO/run/ferry" --controller="$B_CONTROLLER" cp -r "$from" "$to"
+  "$DEMO/run/ferry" --controller="$B_CONTROLLER" cp -rH "$from" "$to"
   elapsed=$(seconds_since "$start")
   say "verifying byte for byte (diff -r --no-dereference $SRC $copy)"
   diff -r --no-dereference "$SRC" "$copy"
+  say "verifying the hard link and every directory's mode and mtime"
+  if [[ $(stat -c %i "$copy/big-100MiB.bin") != $(stat -c %i "$copy/project-1/big-100MiB-again.bin") ]]; then
+    echo "demo: the two names of big-100MiB.bin are separate files in $copy" >&2
+    exit 1
+  fi
+  diff <(cd "$SRC" && find . -type d -printf '%p %m %T@\n' | sort) \
+    <(cd "$copy" && find . -type d -printf '%p %m %T@\n' | sort)
   timings+=("$(printf '%-28s %s s' "$from -> $to:" "$elapsed")")
 }
 timings=()
