@@ -133,25 +133,40 @@ class FileStreamer {
   ExtentCursor cursor_;
 };
 
-// ReadChunk: one file's range, one write outstanding; its outcome is the call's status.
-class ReadChunkReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
+// A server stream with one write outstanding: SendNext() starts the next write or
+// finishes the call; a failed write means the reader went away (`gone` says who). The
+// reactor deletes itself when done.
+template <typename Message>
+class OneWriteAtATimeReactor : public grpc::ServerWriteReactor<Message> {
  public:
-  ReadChunkReactor(ReadPlan plan, const DataServiceImpl::BlockHook* hook)
-      : streamer_(std::move(plan), hook) {
-    SendNext();
-  }
+  explicit OneWriteAtATimeReactor(const char* gone) : gone_(gone) {}
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "reader went away"));
+      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, gone_));
       return;
     }
     SendNext();
   }
   void OnDone() override { delete this; }
 
+ protected:
+  virtual void SendNext() = 0;
+
  private:
-  void SendNext() {
+  const char* const gone_;
+};
+
+// ReadChunk: one file's range, one write outstanding; its outcome is the call's status.
+class ReadChunkReactor final : public OneWriteAtATimeReactor<v1::DataBlock> {
+ public:
+  ReadChunkReactor(ReadPlan plan, const DataServiceImpl::BlockHook* hook)
+      : OneWriteAtATimeReactor("reader went away"), streamer_(std::move(plan), hook) {
+    SendNext();
+  }
+
+ private:
+  void SendNext() override {
     absl::StatusOr<bool> more = streamer_.Next(&block_);
     if (!more.ok() || !*more) {
       Finish(ToGrpcStatus(more.status()));
@@ -170,25 +185,20 @@ absl::StatusOr<ReadPlan> OpenChecked(storage::FileSystem* fs, const std::string&
 
 // ReadFiles: whole files one after the other, each ended by an end_of_file block with
 // its outcome; one write outstanding, one streamer (one open file) at a time.
-class ReadFilesReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
+class ReadFilesReactor final : public OneWriteAtATimeReactor<v1::DataBlock> {
  public:
   ReadFilesReactor(storage::FileSystem* fs, const v1::ReadFilesRequest* request,
                    uint32_t block_size, const DataServiceImpl::BlockHook* hook)
-      : fs_(fs), request_(request), block_size_(block_size), hook_(hook) {
+      : OneWriteAtATimeReactor("reader went away"),
+        fs_(fs),
+        request_(request),
+        block_size_(block_size),
+        hook_(hook) {
     SendNext();
   }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "reader went away"));
-      return;
-    }
-    SendNext();
-  }
-  void OnDone() override { delete this; }
 
  private:
-  void SendNext() {
+  void SendNext() override {
     if (index_ >= request_->files_size()) {
       Finish(grpc::Status::OK);
       return;
@@ -237,25 +247,19 @@ class ReadFilesReactor final : public grpc::ServerWriteReactor<v1::DataBlock> {
 };
 
 // Streams pages of a directory walk, one write outstanding.
-class ListReactor final : public grpc::ServerWriteReactor<v1::ListResponse> {
+class ListReactor final : public OneWriteAtATimeReactor<v1::ListResponse> {
  public:
   ListReactor(std::unique_ptr<storage::DirectoryWalker> walker, std::string base,
               int page_entries)
-      : walker_(std::move(walker)), base_(std::move(base)), page_entries_(page_entries) {
+      : OneWriteAtATimeReactor("lister went away"),
+        walker_(std::move(walker)),
+        base_(std::move(base)),
+        page_entries_(page_entries) {
     SendNext();
   }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "lister went away"));
-      return;
-    }
-    SendNext();
-  }
-  void OnDone() override { delete this; }
 
  private:
-  void SendNext() {
+  void SendNext() override {
     page_.Clear();
     storage::FileInfo entry;
     while (page_.entries_size() < page_entries_) {
