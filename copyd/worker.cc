@@ -52,9 +52,9 @@ std::string Worker::worker_id() const {
   return worker_id_;
 }
 
-std::unique_ptr<grpc::ClientContext> Worker::NewContext() const {
+std::unique_ptr<grpc::ClientContext> Worker::NewContext(absl::Duration held) const {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout + held));
   return context;
 }
 
@@ -164,19 +164,17 @@ void Worker::ExecutorLoop(TaskRunner runner) {
 
 grpc::Status Worker::LeaseLongPoll(const v1::LeaseTasksRequest& request,
                                    v1::LeaseTasksResponse* response) {
-  grpc::ClientContext context;
-  context.set_deadline(
-      absl::ToChronoTime(absl::Now() + options_.rpc_timeout + options_.lease_wait));
+  const std::unique_ptr<grpc::ClientContext> context = NewContext(options_.lease_wait);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_.HasBeenNotified()) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "worker stopping");
     }
-    lease_calls_.insert(&context);
+    lease_calls_.insert(context.get());
   }
-  grpc::Status status = stub_->LeaseTasks(&context, request, response);
+  grpc::Status status = stub_->LeaseTasks(context.get(), request, response);
   absl::MutexLock lock(&mu_);
-  lease_calls_.erase(&context);
+  lease_calls_.erase(context.get());
   return status;
 }
 

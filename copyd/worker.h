@@ -84,7 +84,10 @@ class Worker {
   // LeaseTasks with a deadline covering its wait_ms, cancellable by Stop().
   grpc::Status LeaseLongPoll(const v1::LeaseTasksRequest& request,
                              v1::LeaseTasksResponse* response);
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  // A call's context: its deadline is the RPC timeout plus `held`, how long the server
+  // may hold the call (a long poll).
+  std::unique_ptr<grpc::ClientContext> NewContext(
+      absl::Duration held = absl::ZeroDuration()) const;
 
   v1::WorkerService::StubInterface* const stub_;
   const Clock* const clock_;
