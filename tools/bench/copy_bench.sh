@@ -263,14 +263,17 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # --- report -----------------------------------------------------------------------------
+rate_of() {  # rate_of VARIANT SECONDS: MB/s of a big pass, files/s of a small one
+  case "$1" in
+    big_*) awk -v b="$big_bytes" -v s="$2" 'BEGIN { printf "%.1f", b / 1e6 / s }' ;;
+    small_*) awk -v f="$files" -v s="$2" 'BEGIN { printf "%.1f", f / s }' ;;
+  esac
+}
 declare -A med=() rate=()
 for v in big_ferry big_cp small_ferry small_rsync small_cp_a; do
   # shellcheck disable=SC2086
   med[$v]=$(median ${secs[$v]})
-  case "$v" in
-    big_*) rate[$v]=$(awk -v b="$big_bytes" -v s="${med[$v]}" 'BEGIN { printf "%.1f", b / 1e6 / s }') ;;
-    small_*) rate[$v]=$(awk -v f="$files" -v s="${med[$v]}" 'BEGIN { printf "%.1f", f / s }') ;;
-  esac
+  rate[$v]=$(rate_of "$v" "${med[$v]}")
 done
 r_big=$(div "${rate[big_ferry]}" "${rate[big_cp]}")
 r_rsync=$(div "${rate[small_ferry]}" "${rate[small_rsync]}")
@@ -281,11 +284,7 @@ r_cpa=$(div "${rate[small_ferry]}" "${rate[small_cp_a]}")
 declare -A best_rate=()
 for v in big_ferry big_cp small_ferry small_rsync small_cp_a; do
   # shellcheck disable=SC2086
-  fastest=$(printf '%s\n' ${secs[$v]} | sort -g | head -n 1)
-  case "$v" in
-    big_*) best_rate[$v]=$(awk -v b="$big_bytes" -v s="$fastest" 'BEGIN { printf "%.1f", b / 1e6 / s }') ;;
-    small_*) best_rate[$v]=$(awk -v f="$files" -v s="$fastest" 'BEGIN { printf "%.1f", f / s }') ;;
-  esac
+  best_rate[$v]=$(rate_of "$v" "$(printf '%s\n' ${secs[$v]} | sort -g | head -n 1)")
 done
 best_line() {  # best_line NAME FERRY BASELINE: a RATIO line of the fastest passes
   echo "RATIO name=$1 ferry=${best_rate[$2]} baseline=${best_rate[$3]} ratio=$(div "${best_rate[$2]}" "${best_rate[$3]}")"
