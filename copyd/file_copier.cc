@@ -426,17 +426,21 @@ absl::StatusOr<uint32_t> FileCopier::CrcOfRange(const std::string& path, uint64_
                                                 uint64_t end, std::vector<char>* buffer) {
   absl::StatusOr<std::unique_ptr<storage::ReadableFile>> file = fs_->OpenForRead(path);
   if (!file.ok()) return file.status();
+  uint32_t crc = kCrc32cEmpty;
+  // Reads [at, at + length) (at most one buffer) into the CRC.
+  const auto add_data = [&](uint64_t at, uint64_t length) -> absl::Status {
+    absl::StatusOr<size_t> got = (*file)->ReadAt(at, buffer->data(), length);
+    if (!got.ok()) return got.status();
+    if (*got != length) return absl::DataLossError(absl::StrCat("short temporary file ", path));
+    crc = Crc32cExtend(crc, buffer->data(), length);
+    return absl::OkStatus();
+  };
   if (end - offset <= buffer->size()) {
     // One read: a hole reads as zeros, which is its CRC too; no extent walk (two lseeks)
     // for each of many small files.
-    absl::StatusOr<size_t> got = (*file)->ReadAt(offset, buffer->data(), end - offset);
-    if (!got.ok()) return got.status();
-    if (*got != end - offset) {
-      return absl::DataLossError(absl::StrCat("short temporary file ", path));
-    }
-    return Crc32c(absl::string_view(buffer->data(), *got));
+    if (absl::Status s = add_data(offset, end - offset); !s.ok()) return s;
+    return crc;
   }
-  uint32_t crc = kCrc32cEmpty;
   ExtentCursor cursor(file->get(), offset, end);
   ExtentCursor::Piece piece;
   for (;;) {
@@ -445,14 +449,9 @@ absl::StatusOr<uint32_t> FileCopier::CrcOfRange(const std::string& path, uint64_
     if (!*more) break;
     if (piece.hole) {
       crc = Crc32cCombine(crc, Crc32cOfZeros(piece.length), piece.length);
-      continue;
+    } else if (absl::Status s = add_data(piece.offset, piece.length); !s.ok()) {
+      return s;
     }
-    absl::StatusOr<size_t> got = (*file)->ReadAt(piece.offset, buffer->data(), piece.length);
-    if (!got.ok()) return got.status();
-    if (*got != piece.length) {
-      return absl::DataLossError(absl::StrCat("short temporary file ", path));
-    }
-    crc = Crc32cExtend(crc, buffer->data(), piece.length);
   }
   return crc;
 }
