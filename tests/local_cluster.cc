@@ -273,7 +273,7 @@ absl::Status LocalCluster::StartCopyd(int index) {
   slot.reset();
   ProcessOptions process;
   process.name = absl::StrCat(options_.name, "-copyd-", index, "-", ++starts_);
-  process.binary = RunfilePath(options_.copyd_binary);  // e2efault
+  process.binary = RunfilePath(options_.copyd_binary);
   process.args = {"--controller=" + controller_address_, "--root=" + root_.path(),
                   "--listen=127.0.0.1:0",
                   absl::StrCat("--name=", options_.name, "-copyd-", index)};

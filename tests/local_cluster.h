@@ -122,7 +122,7 @@ struct ClusterOptions {
   // Added to each copyd's command line after --controller, --root, --listen, --name,
   // --cluster and the --tls_* flags.
   std::vector<std::string> copyd_flags;
-  // e2efault: the copyd binary, a runfiles path: "copyd/copyd_with_fault_hooks" (the
+  // The copyd binary, a runfiles path: "copyd/copyd_with_fault_hooks" (the
   // test's data must hold //copyd:copyd_with_fault_hooks) for --testonly_* flags.
   std::string copyd_binary = "copyd/copyd";
   // How long a process may take to serve (port file, then grpc health SERVING).
